@@ -1,0 +1,404 @@
+//! The CRUD and tag routes shared by networks, subnets and ports: one generic handler per
+//! operation over a [`Collection`] that names the resource and its core service calls.
+
+use std::future::Future;
+
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use nt_core::tags::TagChange;
+use nt_core::{Core, OpContext, TaggedResource};
+use nt_types::attr::Attr;
+use nt_types::query::ListQuery;
+use nt_types::Error;
+use serde_json::{json, Map, Value};
+
+use crate::auth::Auth;
+use crate::body::{create_items, if_match, update_item, JsonBody};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+type Views = Result<Vec<Map<String, Value>>, Error>;
+type View = Result<Map<String, Value>, Error>;
+
+/// A resource collection of the network API and the core calls behind it.
+pub trait Collection: Send + Sync + 'static {
+    /// JSON key of one item, e.g. `network`.
+    const SINGULAR: &'static str;
+    /// JSON key of a list and URL segment, e.g. `networks`.
+    const PLURAL: &'static str;
+    /// Attribute table.
+    const ATTRS: &'static [Attr];
+    /// Filters the resource handles itself.
+    const SPECIAL_FILTERS: &'static [&'static str];
+    /// Kind for the tags sub-resource.
+    const TAGGED: TaggedResource;
+
+    /// Creates items.
+    fn create<'a>(
+        core: &'a Core,
+        ctx: &'a OpContext,
+        items: &'a [Value],
+    ) -> impl Future<Output = Views> + Send + 'a;
+    /// Lists items.
+    fn list<'a>(
+        core: &'a Core,
+        ctx: &'a OpContext,
+        q: &'a ListQuery,
+    ) -> impl Future<Output = Views> + Send + 'a;
+    /// Shows one item.
+    fn show<'a>(
+        core: &'a Core,
+        ctx: &'a OpContext,
+        id: &'a str,
+    ) -> impl Future<Output = View> + Send + 'a;
+    /// Updates one item.
+    fn update<'a>(
+        core: &'a Core,
+        ctx: &'a OpContext,
+        id: &'a str,
+        body: &'a Value,
+        if_match: Option<i64>,
+    ) -> impl Future<Output = View> + Send + 'a;
+    /// Deletes one item.
+    fn delete<'a>(
+        core: &'a Core,
+        ctx: &'a OpContext,
+        id: &'a str,
+        if_match: Option<i64>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+}
+
+macro_rules! collection {
+    ($ty:ident, $singular:literal, $plural:literal, $attrs:path, $special:expr, $tagged:expr,
+     $create:ident, $list:ident, $show:ident, $update:ident, $delete:ident) => {
+        #[doc = concat!("`/v2.0/", $plural, "`.")]
+        #[derive(Debug)]
+        pub struct $ty;
+
+        impl Collection for $ty {
+            const SINGULAR: &'static str = $singular;
+            const PLURAL: &'static str = $plural;
+            const ATTRS: &'static [Attr] = $attrs;
+            const SPECIAL_FILTERS: &'static [&'static str] = $special;
+            const TAGGED: TaggedResource = $tagged;
+
+            fn create<'a>(
+                core: &'a Core,
+                ctx: &'a OpContext,
+                items: &'a [Value],
+            ) -> impl Future<Output = Views> + Send + 'a {
+                core.$create(ctx, items)
+            }
+            fn list<'a>(
+                core: &'a Core,
+                ctx: &'a OpContext,
+                q: &'a ListQuery,
+            ) -> impl Future<Output = Views> + Send + 'a {
+                core.$list(ctx, q)
+            }
+            fn show<'a>(
+                core: &'a Core,
+                ctx: &'a OpContext,
+                id: &'a str,
+            ) -> impl Future<Output = View> + Send + 'a {
+                core.$show(ctx, id)
+            }
+            fn update<'a>(
+                core: &'a Core,
+                ctx: &'a OpContext,
+                id: &'a str,
+                body: &'a Value,
+                if_match: Option<i64>,
+            ) -> impl Future<Output = View> + Send + 'a {
+                core.$update(ctx, id, body, if_match)
+            }
+            fn delete<'a>(
+                core: &'a Core,
+                ctx: &'a OpContext,
+                id: &'a str,
+                if_match: Option<i64>,
+            ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+                core.$delete(ctx, id, if_match)
+            }
+        }
+    };
+}
+
+collection!(
+    Networks,
+    "network",
+    "networks",
+    nt_types::network::ATTRS,
+    &[],
+    TaggedResource::Network,
+    network_create,
+    network_list,
+    network_show,
+    network_update,
+    network_delete
+);
+collection!(
+    Subnets,
+    "subnet",
+    "subnets",
+    nt_types::subnet::ATTRS,
+    &[],
+    TaggedResource::Subnet,
+    subnet_create,
+    subnet_list,
+    subnet_show,
+    subnet_update,
+    subnet_delete
+);
+collection!(
+    Ports,
+    "port",
+    "ports",
+    nt_types::port::ATTRS,
+    &["fixed_ips"],
+    TaggedResource::Port,
+    port_create,
+    port_list,
+    port_show,
+    port_update,
+    port_delete
+);
+
+/// The routes of one collection.
+pub fn router<C: Collection>() -> Router<AppState> {
+    let base = format!("/v2.0/{}", C::PLURAL);
+    Router::new()
+        .route(&base, get(list::<C>).post(create::<C>))
+        .route(&format!("{base}/{{id}}"), get(show::<C>).put(update::<C>).delete(delete::<C>))
+        .route(
+            &format!("{base}/{{id}}/tags"),
+            get(tags_list::<C>)
+                .put(tags_replace::<C>)
+                .post(tags_add_all::<C>)
+                .delete(tags_clear::<C>),
+        )
+        .route(
+            &format!("{base}/{{id}}/tags/{{tag}}"),
+            get(tag_check::<C>).put(tag_add::<C>).delete(tag_remove::<C>),
+        )
+}
+
+type Pairs = Query<Vec<(String, String)>>;
+
+async fn list<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    OriginalUri(uri): OriginalUri,
+    Query(pairs): Pairs,
+) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::parse(C::ATTRS, &pairs, C::SPECIAL_FILTERS)?;
+    let mut items = C::list(&state.core, &ctx, &query).await?;
+    let links = query
+        .limit
+        .map(|limit| page_links(&state, uri.path(), &pairs, &items, limit, query.page_reverse));
+    for item in &mut items {
+        query.select_fields(item);
+    }
+    let mut body = Map::new();
+    body.insert(C::PLURAL.into(), json!(items));
+    if let Some(links) = links {
+        body.insert(format!("{}_links", C::PLURAL), Value::Array(links));
+    }
+    Ok(Json(Value::Object(body)))
+}
+
+fn page_links(
+    state: &AppState,
+    path: &str,
+    pairs: &[(String, String)],
+    items: &[Map<String, Value>],
+    limit: usize,
+    reverse: bool,
+) -> Vec<Value> {
+    let id_of = |m: Option<&Map<String, Value>>| {
+        m.and_then(|m| m.get("id")).and_then(Value::as_str).map(String::from)
+    };
+    let link = |rel: &str, marker: String, page_reverse: bool| {
+        let mut query: Vec<(String, String)> =
+            pairs.iter().filter(|(k, _)| k != "marker" && k != "page_reverse").cloned().collect();
+        query.push(("marker".into(), marker));
+        if page_reverse {
+            query.push(("page_reverse".into(), "True".into()));
+        }
+        let encoded: Vec<String> =
+            query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+        json!({"rel": rel, "href": format!("{}{path}?{}", state.config.public_url, encoded.join("&"))})
+    };
+    let full = items.len() >= limit;
+    let mut links = Vec::new();
+    let (first, last) = (id_of(items.first()), id_of(items.last()));
+    if reverse {
+        if let Some(last) = last {
+            links.push(link("next", last, false));
+        }
+        if let (true, Some(first)) = (full, first) {
+            links.push(link("previous", first, true));
+        }
+    } else {
+        if let (true, Some(last)) = (full, last) {
+            links.push(link("next", last, false));
+        }
+        if let Some(first) = first {
+            links.push(link("previous", first, true));
+        }
+    }
+    links
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+async fn create<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let (items, bulk) = create_items(body, C::SINGULAR, C::PLURAL)?;
+    let mut views = C::create(&state.core, &ctx, &items).await?;
+    let body = if bulk { json!({ C::PLURAL: views }) } else { json!({ C::SINGULAR: views.pop() }) };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn show<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    Query(pairs): Pairs,
+) -> Result<Json<Value>, ApiError> {
+    let mut view = C::show(&state.core, &ctx, &id).await?;
+    let fields: Vec<String> =
+        pairs.into_iter().filter(|(k, _)| k == "fields").map(|(_, v)| v).collect();
+    if !fields.is_empty() {
+        view.retain(|k, _| fields.iter().any(|f| f == k));
+    }
+    Ok(Json(json!({ C::SINGULAR: view })))
+}
+
+async fn update<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let constraint = if_match(&headers)?;
+    let attrs = update_item(body, C::SINGULAR)?;
+    let view = C::update(&state.core, &ctx, &id, &attrs, constraint).await?;
+    Ok(Json(json!({ C::SINGULAR: view })))
+}
+
+async fn delete<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<StatusCode, ApiError> {
+    if !body.is_null() {
+        return Err(Error::bad_request("Request body is not supported in DELETE.").into());
+    }
+    let constraint = if_match(&headers)?;
+    C::delete(&state.core, &ctx, &id, constraint).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn tags_list<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({"tags": state.core.tags_get(&ctx, C::TAGGED, &id).await?})))
+}
+
+fn tag_list(body: Value) -> Result<Vec<String>, Error> {
+    let tags = body
+        .get("tags")
+        .cloned()
+        .ok_or_else(|| Error::bad_request("Unable to find 'tags' in request body"))?;
+    serde_json::from_value(tags)
+        .map_err(|_| Error::invalid_attr("tags", "tags must be a list of strings"))
+}
+
+async fn tags_replace<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let tags = tag_list(body)?;
+    let tags = state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::Replace(tags)).await?;
+    Ok(Json(json!({ "tags": tags })))
+}
+
+async fn tags_add_all<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let tags = tag_list(body)?;
+    let tags = state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::AddAll(tags)).await?;
+    Ok(Json(json!({ "tags": tags })))
+}
+
+async fn tags_clear<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::Clear).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn tag_check<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, tag)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tags = state.core.tags_get(&ctx, C::TAGGED, &id).await?;
+    if tags.contains(&tag) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::new(
+            nt_types::ErrorKind::NotFound,
+            "TagNotFound",
+            format!("Tag {tag} could not be found."),
+        )
+        .into())
+    }
+}
+
+async fn tag_add<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, tag)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::Add(tag)).await?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn tag_remove<C: Collection>(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, tag)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::Remove(tag)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,66 @@
+//! `neutrino`: the Networking service (Neutron API v2.0) with embedded Keystone v3 identity.
+
+mod bench;
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// neutrino — OpenStack Networking (Neutron API v2.0) with an embedded Keystone v3 subset.
+#[derive(Debug, Parser)]
+#[command(name = "neutrino", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API server (network API under /v2.0, identity under /v3).
+    Serve(ServeArgs),
+    /// Create or update the admin user, project and roles, then exit.
+    Bootstrap(ServeArgs),
+    /// Apply database migrations, then exit.
+    DbUpgrade(ServeArgs),
+    /// Measure API latency and throughput against a server of its own (or --url).
+    Bench(bench::BenchArgs),
+}
+
+/// Settings shared by `serve`, `bootstrap` and `db-upgrade`. Each overrides the config file
+/// and `NEUTRINO_*` environment variables.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Config file (TOML).
+    #[arg(long, value_name = "FILE", env = "NEUTRINO_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:9696].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Database URL: sqlite://PATH or postgres://USER:PASS@HOST/DB [default: sqlite in the state directory].
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// Directory for the database, Fernet keys and clouds.yaml [default: /var/lib/neutrino].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// URL clients reach this server at, used in the catalog and links [default: http://ADDR].
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Admin password; generated and printed on first start when not given.
+    #[arg(long, value_name = "PASS", env = "NEUTRINO_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::serve(args).await,
+            Command::Bootstrap(args) => serve::bootstrap(args).await,
+            Command::DbUpgrade(args) => serve::db_upgrade(args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    })
+}

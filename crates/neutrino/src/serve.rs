@@ -1,0 +1,205 @@
+//! `serve`, `bootstrap`, `db-upgrade`: wiring the database, identity, core and HTTP layer.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use nt_api::{ApiConfig, AppState};
+use nt_core::ml2::logger::LoggerDriver;
+use nt_core::ml2::MechanismDriver;
+use nt_core::Core;
+use nt_identity::{Identity, IdentityConfig};
+use nt_store::Db;
+
+use crate::config::Config;
+use crate::ServeArgs;
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NEUTRINO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open(args: &ServeArgs) -> anyhow::Result<(Config, Db, Identity)> {
+    let config = Config::load(args)?;
+    init_logging(&config);
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("cannot create state directory {}", config.state_dir.display()))?;
+    let db = Db::connect(&config.database)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(&config.database)))?;
+    let identity = Identity::open(
+        db.clone(),
+        IdentityConfig {
+            public_url: config.public_url.clone(),
+            region: "RegionOne".into(),
+            token_lifetime_secs: config.token_lifetime,
+            key_repository: config.state_dir.join("fernet-keys"),
+            admin_user: "admin".into(),
+            admin_project: "admin".into(),
+        },
+    )
+    .await
+    .context("cannot open the identity service")?;
+    Ok((config, db, identity))
+}
+
+/// Hides the password of a database URL for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Bootstraps identity and writes `clouds.yaml` when the admin password is known.
+async fn bootstrap_identity(config: &Config, identity: &Identity) -> anyhow::Result<()> {
+    let outcome =
+        identity.bootstrap(config.admin_password.as_deref()).await.context("bootstrap failed")?;
+    let password = match (&config.admin_password, &outcome.generated_password) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(generated)) => {
+            eprintln!("neutrino: generated admin password: {generated}");
+            Some(generated.clone())
+        }
+        (None, None) => None,
+    };
+    let path = config.state_dir.join("clouds.yaml");
+    match password {
+        Some(p) => write_clouds_yaml(&path, &config.public_url, &p)?,
+        None if path.exists() => {}
+        None => tracing::warn!(
+            "admin password unknown (set NEUTRINO_ADMIN_PASSWORD or --admin-password) so {} was not written",
+            path.display()
+        ),
+    }
+    Ok(())
+}
+
+fn write_clouds_yaml(path: &Path, public_url: &str, password: &str) -> anyhow::Result<()> {
+    let doc = serde_json::json!({"clouds": {"neutrino": {
+        "auth": {
+            "auth_url": format!("{public_url}/v3"),
+            "username": "admin",
+            "password": password,
+            "project_name": "admin",
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        },
+        "region_name": "RegionOne",
+        "interface": "public",
+        "identity_api_version": 3,
+    }}});
+    let text = serde_yaml::to_string(&doc)?;
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn mechanism_drivers(config: &Config) -> anyhow::Result<Vec<Arc<dyn MechanismDriver>>> {
+    config
+        .core
+        .ml2
+        .mechanism_drivers
+        .iter()
+        .map(|name| match name.as_str() {
+            "logger" => Ok(Arc::new(LoggerDriver::default()) as Arc<dyn MechanismDriver>),
+            other => anyhow::bail!("unknown mechanism driver '{other}' (available: logger)"),
+        })
+        .collect()
+}
+
+/// `neutrino serve`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (config, db, identity) = open(&args).await?;
+    bootstrap_identity(&config, &identity).await?;
+    let core = Core::new(db, config.core.clone(), mechanism_drivers(&config)?)
+        .map_err(anyhow::Error::msg)?;
+    let identity = Arc::new(identity);
+    tokio::spawn(identity.clone().refresh_task(Duration::from_secs(5)));
+    let state = AppState {
+        core: Arc::new(core),
+        identity,
+        config: Arc::new(ApiConfig {
+            public_url: config.public_url.clone(),
+            max_body_bytes: config.max_body_bytes,
+        }),
+    };
+    let listener = tokio::net::TcpListener::bind(&config.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
+    tracing::info!(bind = %config.bind, public_url = %config.public_url, "neutrino listening");
+    eprintln!(
+        "neutrino: listening on {} (state in {})",
+        config.public_url,
+        config.state_dir.display()
+    );
+    axum::serve(listener, nt_api::app(state)).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// `neutrino bootstrap`.
+pub async fn bootstrap(args: ServeArgs) -> anyhow::Result<()> {
+    let (config, _db, identity) = open(&args).await?;
+    bootstrap_identity(&config, &identity).await?;
+    eprintln!("neutrino: bootstrap done; clouds.yaml in {}", config.state_dir.display());
+    Ok(())
+}
+
+/// `neutrino db-upgrade`.
+pub async fn db_upgrade(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args)?;
+    let db = Db::connect(&config.database).await.context("cannot open database")?;
+    eprintln!("neutrino: database at migration {:?}", db.applied_migrations().await?.last());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_database_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
+}
