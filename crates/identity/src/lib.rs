@@ -18,6 +18,7 @@
 //!
 //! This crate knows SQL through the store crate's pools; it knows nothing of HTTP or OVN.
 
+mod admin;
 mod auth;
 mod bootstrap;
 mod error;
@@ -37,6 +38,7 @@ use chrono::{DateTime, Utc};
 use nt_store::Db;
 use serde_json::Value;
 
+pub use admin::{ProjectRecord, RoleRecord, UserRecord};
 pub use auth::UNSUPPORTED_METHOD_MESSAGE;
 pub use bootstrap::BootstrapOutcome;
 pub use error::{error_body, status_title, IdentityError, UNAUTHORIZED_MESSAGE};

@@ -54,10 +54,10 @@ struct Osc {
 }
 
 impl Osc {
-    fn new(state_dir: &Path, scratch: &Path) -> Osc {
+    fn new(bin: PathBuf, state_dir: &Path, scratch: &Path) -> Osc {
         let clouds_yaml = state_dir.join("clouds.yaml");
         assert!(clouds_yaml.is_file(), "the server did not write {}", clouds_yaml.display());
-        Osc { bin: find_openstack_cli(), clouds_yaml, scratch: scratch.to_owned(), runs: 0 }
+        Osc { bin, clouds_yaml, scratch: scratch.to_owned(), runs: 0 }
     }
 
     /// Run `openstack --os-cloud neutrino ARGS...`, bounded by [`CLI_TIMEOUT`]. Output goes to
@@ -173,9 +173,10 @@ fn eui64(prefix: Ipv6Addr, mac: &str) -> Ipv6Addr {
 
 #[test]
 fn openstack_cli_walks_network_subnet_port_lifecycle() {
+    let bin = find_openstack_cli();
     let mut workdir = Workdir::new();
     let server = Server::start(&mut workdir, "cli-secret");
-    let mut osc = Osc::new(&server.state_dir, workdir.path());
+    let mut osc = Osc::new(bin, &server.state_dir, workdir.path());
 
     // Identity: the CLI logs in through clouds.yaml and gets a project-scoped token.
     let token = osc.json(&["token", "issue"]);

@@ -169,7 +169,7 @@ pub fn check_body(
             unknown.join(", ")
         )));
     }
-    for key in obj.keys() {
+    for key in obj.keys().filter(|k| k.as_str() != "project_id") {
         let Some(attr) = attrs.iter().find(|a| a.name == key.as_str()) else { continue };
         match op {
             Op::Create if !attr.post => {

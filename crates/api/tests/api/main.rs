@@ -1,0 +1,9 @@
+//! In-process API tests: the whole router over a real SQLite database in a temp dir, the
+//! embedded identity and the `logger` mechanism driver, driven with `tower::ServiceExt`.
+
+mod errors;
+mod harness;
+mod networks;
+mod ports;
+mod subnets;
+mod tags;
