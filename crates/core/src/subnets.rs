@@ -519,9 +519,12 @@ impl Core {
         let subnet: Subnet = from_row(&row)?;
         let holders = ports_on_subnet(&mut *tx, id).await?;
         let auto_address = subnet.is_auto_address();
+        // Auto-address (SLAAC) subnets release user ports' addresses instead of refusing;
+        // router interfaces always hold the subnet.
         let in_use = holders.iter().any(|(_, owner)| {
-            !AUTO_DELETED_OWNERS.contains(&owner.as_str())
-                && !(auto_address && owner != "network:router_interface")
+            let released = AUTO_DELETED_OWNERS.contains(&owner.as_str())
+                || (auto_address && owner != "network:router_interface");
+            !released
         });
         if in_use {
             return Err(Error::conflict(
