@@ -80,8 +80,7 @@ async fn explicit_fixed_ips_are_checked_and_taken_once() {
     }
     let r = app.get("/v2.0/ports?fixed_ips=ip_address%3D10.0.0.50", &app.admin).await;
     assert_eq!(ids(&r.body["ports"]), [p["id"].as_str().unwrap()]);
-    let r =
-        app.get("/v2.0/ports?fixed_ips=ip_address_substr%3D10.0.0.5", &app.admin).await;
+    let r = app.get("/v2.0/ports?fixed_ips=ip_address_substr%3D10.0.0.5", &app.admin).await;
     assert_eq!(r.body["ports"].as_array().unwrap().len(), 2);
     let r = app.get(&format!("/v2.0/ports?network_id={net}"), &app.admin).await;
     assert_eq!(r.body["ports"].as_array().unwrap().len(), 2);
