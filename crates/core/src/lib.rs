@@ -30,6 +30,9 @@ use nt_store::{Db, StoreError};
 use nt_types::{Error, MacAddr};
 pub use tags::TaggedResource;
 
+/// Receives the views of a list, in order.
+pub type ViewSink<'a> = dyn FnMut(serde_json::Map<String, serde_json::Value>) + Send + 'a;
+
 /// How often an operation is run again after losing a race.
 const MAX_ATTEMPTS: usize = 20;
 
@@ -151,4 +154,40 @@ pub(crate) fn from_row<T: serde::de::DeserializeOwned>(
 ) -> Result<T, StoreError> {
     serde_json::from_value(row.body.clone())
         .map_err(|e| StoreError::Corrupt(format!("row {}: {e}", row.id)))
+}
+
+/// Feeds matching views of a list to a sink: straight through when the query neither sorts nor
+/// pages (so a large list is never held twice), collected, ordered and cut otherwise.
+pub(crate) struct Lister<'q, 's, 'a> {
+    query: &'q nt_types::query::ListQuery,
+    collected: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    sink: &'s mut ViewSink<'a>,
+}
+
+impl<'q, 's, 'a> Lister<'q, 's, 'a> {
+    pub(crate) fn new(query: &'q nt_types::query::ListQuery, sink: &'s mut ViewSink<'a>) -> Self {
+        let collected = query.needs_collect().then(Vec::new);
+        Lister { query, collected, sink }
+    }
+
+    /// Offers one view; it is kept only if it matches the filters.
+    pub(crate) fn offer(&mut self, view: serde_json::Map<String, serde_json::Value>) {
+        if !self.query.matches(&view) {
+            return;
+        }
+        match &mut self.collected {
+            Some(list) => list.push(view),
+            None => (self.sink)(view),
+        }
+    }
+
+    /// Sorts and pages what was collected; an unknown marker is a 404 of `resource`.
+    pub(crate) fn finish(self, resource: &str) -> Result<(), Error> {
+        let Some(list) = self.collected else { return Ok(()) };
+        let page = self.query.paginate(list).map_err(|nt_types::query::MarkerNotFound| {
+            Error::not_found(resource, self.query.marker.as_deref().unwrap_or_default())
+        })?;
+        page.into_iter().for_each(|v| (self.sink)(v));
+        Ok(())
+    }
 }

@@ -14,7 +14,7 @@ use nt_store::{ResourceRow, Scope, StoreError};
 use nt_types::attr::{check_body, Op};
 use nt_types::network::{Network, ATTRS};
 use nt_types::port::Port;
-use nt_types::query::{ListQuery, MarkerNotFound};
+use nt_types::query::ListQuery;
 use nt_types::subnet::Subnet;
 use nt_types::{time, Error};
 
@@ -184,7 +184,8 @@ impl Core {
         &self,
         ctx: &OpContext,
         query: &ListQuery,
-    ) -> Result<Vec<Map<String, Value>>, Error> {
+        sink: &mut crate::ViewSink<'_>,
+    ) -> Result<(), Error> {
         let scope = if ctx.is_privileged() { Scope::All } else { Scope::Project(&ctx.project_id) };
         let rows = network_list(self.db().reader(), scope).await.map_err(crate::store_error)?;
         let pairs = subnet_network_pairs(self.db().reader()).await.map_err(crate::store_error)?;
@@ -192,7 +193,7 @@ impl Core {
         for (subnet, network) in pairs {
             subnets.entry(network).or_default().push(subnet);
         }
-        let mut views = Vec::with_capacity(rows.len());
+        let mut lister = crate::Lister::new(query, sink);
         for row in &rows {
             let net: Network = from_row(row).map_err(crate::store_error)?;
             let view = render::network(
@@ -201,13 +202,9 @@ impl Core {
                 subnets.remove(&net.id).unwrap_or_default(),
                 ctx,
             );
-            if query.matches(&view) {
-                views.push(view);
-            }
+            lister.offer(view);
         }
-        query.paginate(views).map_err(|MarkerNotFound| {
-            Error::not_found("Network", query.marker.as_deref().unwrap_or_default())
-        })
+        lister.finish("Network")
     }
 
     /// One network.

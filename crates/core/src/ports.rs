@@ -8,16 +8,16 @@ use serde_json::{json, Map, Value};
 
 use nt_store::networks::network_get;
 use nt_store::ports::{
-    ip_allocate, ip_release, ips_of_subnet, mac_in_use, port_delete, port_get, port_insert,
-    port_list, port_update, PortKeys,
+    ip_allocate, ip_release, ips_of_subnet, ips_taken_among, mac_in_use, port_delete, port_get,
+    port_insert, port_list_raw, port_update, PortKeys,
 };
 use nt_store::subnets::subnets_of_network;
 use nt_store::{ResourceRow, Scope, StoreError, Tx};
 use nt_types::attr::{check_body, Op};
-use nt_types::net::{eui64_address, ip_to_u128, Cidr, MacAddr};
+use nt_types::net::{eui64_address, ip_to_u128, u128_to_ip, Cidr, MacAddr};
 use nt_types::network::Network;
 use nt_types::port::{AddressPair, ExtraDhcpOpt, FixedIp, FixedIpRequest, Port, ATTRS};
-use nt_types::query::{ListQuery, MarkerNotFound};
+use nt_types::query::ListQuery;
 use nt_types::subnet::Subnet;
 use nt_types::{time, Error, ErrorKind};
 
@@ -290,24 +290,27 @@ impl Core {
         &self,
         ctx: &OpContext,
         query: &ListQuery,
-    ) -> Result<Vec<Map<String, Value>>, Error> {
+        sink: &mut crate::ViewSink<'_>,
+    ) -> Result<(), Error> {
         let scope = if ctx.is_privileged() { Scope::All } else { Scope::Project(&ctx.project_id) };
-        let rows = port_list(self.db().reader(), scope).await.map_err(crate::store_error)?;
+        // The network filter is the common one (`port list --network`): let the index do it.
+        let networks: Option<Vec<String>> = query
+            .filter_values("network_id")
+            .map(|v| v.iter().filter_map(Value::as_str).map(String::from).collect());
+        let rows = port_list_raw(self.db().reader(), scope, networks.as_deref())
+            .await
+            .map_err(crate::store_error)?;
         let ip_filters = parse_fixed_ip_filters(&query.special)?;
-        let mut views = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let port: Port = from_row(row).map_err(crate::store_error)?;
+        let mut lister = crate::Lister::new(query, sink);
+        for row in rows {
+            let port: Port = serde_json::from_str(&row.body)
+                .map_err(|e| Error::internal(format!("stored port is not valid: {e}")))?;
             if !ip_filters.matches(&port) {
                 continue;
             }
-            let view = render::port(&port, row.revision_number, ctx);
-            if query.matches(&view) {
-                views.push(view);
-            }
+            lister.offer(render::port(&port, row.revision_number, ctx));
         }
-        query.paginate(views).map_err(|MarkerNotFound| {
-            Error::not_found("Port", query.marker.as_deref().unwrap_or_default())
-        })
+        lister.finish("Port")
     }
 
     /// One port.
@@ -546,6 +549,43 @@ async fn load_subnets(tx: &mut Tx, network_id: &str) -> Result<Vec<Subnet>, TxEr
     Ok(subnets)
 }
 
+/// How many random addresses of the first pool are probed before a full scan.
+const PROBES: u128 = 32;
+
+/// Picks a free address on `subnet`. Common case: a batch of random addresses from the first
+/// pool is checked with one indexed lookup and a free one taken, so the cost does not grow with
+/// the number of ports. When the probe finds nothing free (a nearly full pool), or the lowest
+/// free address is wanted (DHCP and metadata ports), the allocated addresses are read and the
+/// pools walked in order, as upstream's IPAM does. `exclude` are addresses this request already
+/// took.
+async fn pick_address(
+    tx: &mut Tx,
+    network_id: &str,
+    subnet: &Subnet,
+    lowest: bool,
+    exclude: &[String],
+    rng: &mut (impl rand::Rng + Send),
+) -> Result<Option<IpAddr>, TxError> {
+    let pools = ipam::pool_ranges(&subnet.allocation_pools);
+    if let (false, Some(&(start, end))) = (lowest, pools.first()) {
+        let size = end - start + 1;
+        let mut candidates: Vec<String> = (0..PROBES.min(size))
+            .map(|_| u128_to_ip(subnet.ip_version, start + rng.gen_range(0..size)).to_string())
+            .filter(|c| !exclude.contains(c))
+            .collect();
+        candidates.sort();
+        candidates.dedup();
+        let taken = ips_taken_among(&mut **tx, network_id, &candidates).await?;
+        let free: Vec<&String> = candidates.iter().filter(|c| !taken.contains(c)).collect();
+        if !free.is_empty() {
+            return Ok(free[rng.gen_range(0..free.len())].parse().ok());
+        }
+    }
+    let mut taken = taken_on(tx, &subnet.id).await?;
+    taken.extend(exclude.iter().filter_map(|f| f.parse::<IpAddr>().ok()).map(ip_to_u128));
+    Ok(ipam::choose_free(subnet.ip_version, &pools, &taken, lowest, rng))
+}
+
 async fn taken_on(tx: &mut Tx, subnet_id: &str) -> Result<HashSet<u128>, TxError> {
     Ok(ips_of_subnet(&mut **tx, subnet_id)
         .await?
@@ -586,10 +626,8 @@ async fn allocate(
                 {
                     continue;
                 }
-                let taken = taken_on(tx, &subnet.id).await?;
-                let pools = ipam::pool_ranges(&subnet.allocation_pools);
                 if let Some(ip) =
-                    ipam::choose_free(subnet.ip_version, &pools, &taken, lowest, &mut rng)
+                    pick_address(tx, &port.network_id, subnet, lowest, &[], &mut rng).await?
                 {
                     out.push(FixedIp { subnet_id: subnet.id.clone(), ip_address: ip.to_string() });
                     if subnet.ip_version == 4 {
@@ -646,8 +684,11 @@ async fn allocate(
                         check_ip_on_subnet(subnet, &addr, &port.device_owner)?;
                         let fixed =
                             FixedIp { subnet_id: subnet.id.clone(), ip_address: addr.to_string() };
+                        let single = std::slice::from_ref(&fixed.ip_address);
                         if !keep.contains(&fixed)
-                            && taken_on(tx, &subnet.id).await?.contains(&ip_to_u128(addr))
+                            && !ips_taken_among(&mut **tx, &port.network_id, single)
+                                .await?
+                                .is_empty()
                         {
                             return Err(Error::conflict(
                                 "IpAddressAlreadyAllocated",
@@ -671,20 +712,17 @@ async fn allocate(
                                 ip_address: eui64_address(&subnet.cidr(), &mac).to_string(),
                             }
                         } else {
-                            let mut taken = taken_on(tx, &subnet.id).await?;
-                            taken.extend(
-                                out.iter()
-                                    .filter_map(|f| f.ip_address.parse::<IpAddr>().ok())
-                                    .map(ip_to_u128),
-                            );
-                            let pools = ipam::pool_ranges(&subnet.allocation_pools);
-                            let ip = ipam::choose_free(
-                                subnet.ip_version,
-                                &pools,
-                                &taken,
+                            let exclude: Vec<String> =
+                                out.iter().map(|f| f.ip_address.clone()).collect();
+                            let ip = pick_address(
+                                tx,
+                                &port.network_id,
+                                subnet,
                                 lowest,
+                                &exclude,
                                 &mut rng,
                             )
+                            .await?
                             .ok_or_else(|| allocation_failure(&port.network_id))?;
                             FixedIp { subnet_id: subnet.id.clone(), ip_address: ip.to_string() }
                         }

@@ -16,7 +16,7 @@ use nt_types::attr::{check_body, Op};
 use nt_types::net::{ip_version, Cidr};
 use nt_types::network::Network;
 use nt_types::port::Port;
-use nt_types::query::{ListQuery, MarkerNotFound};
+use nt_types::query::ListQuery;
 use nt_types::subnet::{AllocationPool, HostRoute, Subnet, ATTRS};
 use nt_types::{time, Error, ErrorKind};
 
@@ -357,7 +357,8 @@ impl Core {
         &self,
         ctx: &OpContext,
         query: &ListQuery,
-    ) -> Result<Vec<Map<String, Value>>, Error> {
+        sink: &mut crate::ViewSink<'_>,
+    ) -> Result<(), Error> {
         let scope = if ctx.is_privileged() { Scope::All } else { Scope::Project(&ctx.project_id) };
         let networks: HashMap<String, Network> = network_list(self.db().reader(), scope)
             .await
@@ -367,7 +368,7 @@ impl Core {
             .collect::<Result<_, _>>()
             .map_err(crate::store_error)?;
         let rows = subnet_list(self.db().reader()).await.map_err(crate::store_error)?;
-        let mut views = Vec::new();
+        let mut lister = crate::Lister::new(query, sink);
         for row in &rows {
             let subnet: Subnet = from_row(row).map_err(crate::store_error)?;
             let network = networks.get(&subnet.network_id);
@@ -387,12 +388,10 @@ impl Core {
             }
             if query.matches(&view) {
                 view.remove("shared");
-                views.push(view);
+                lister.offer(view);
             }
         }
-        query.paginate(views).map_err(|MarkerNotFound| {
-            Error::not_found("Subnet", query.marker.as_deref().unwrap_or_default())
-        })
+        lister.finish("Subnet")
     }
 
     /// One subnet.

@@ -202,3 +202,79 @@ where
     .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
 }
+
+/// Which of `candidates` are already allocated on the network (one indexed lookup).
+pub async fn ips_taken_among<'e, E>(
+    ex: E,
+    network_id: &str,
+    candidates: &[String],
+) -> Result<Vec<String>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    if candidates.is_empty() {
+        return Ok(vec![]);
+    }
+    let placeholders: Vec<String> = (0..candidates.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT ip_address FROM ip_allocations WHERE network_id = $1 AND ip_address IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(network_id);
+    for c in candidates {
+        query = query.bind(c);
+    }
+    let list = query.fetch_all(ex).await?;
+    list.iter().map(|r| r.try_get::<String, _>("ip_address").map_err(StoreError::from)).collect()
+}
+
+/// A port row with its body still as stored text (listing parses it straight into its type).
+#[derive(Debug, Clone)]
+pub struct RawPortRow {
+    /// Revision.
+    pub revision_number: i64,
+    /// JSON body.
+    pub body: String,
+}
+
+/// Ports visible in `scope`, optionally only on `network_ids`, bodies unparsed. Rows are
+/// streamed so that no second copy of a large result is held.
+pub async fn port_list_raw<'e, E>(
+    ex: E,
+    scope: Scope<'_>,
+    network_ids: Option<&[String]>,
+) -> Result<Vec<RawPortRow>, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    use futures::TryStreamExt;
+    let mut sql = String::from("SELECT revision_number, body FROM ports WHERE 1 = 1");
+    let mut next = 1;
+    if let Scope::Project(_) = scope {
+        sql.push_str(" AND (project_id = $1 OR network_id IN (SELECT id FROM networks WHERE project_id = $1))");
+        next = 2;
+    }
+    if let Some(ids) = network_ids {
+        let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", next + i)).collect();
+        sql.push_str(&format!(
+            " AND network_id IN ({})",
+            if list.is_empty() { "NULL".into() } else { list.join(", ") }
+        ));
+    }
+    let mut query = sqlx::query(&sql);
+    if let Scope::Project(p) = scope {
+        query = query.bind(p);
+    }
+    for id in network_ids.unwrap_or_default() {
+        query = query.bind(id);
+    }
+    let mut stream = query.fetch(ex);
+    let mut out = Vec::new();
+    while let Some(row) = stream.try_next().await? {
+        out.push(RawPortRow {
+            revision_number: row.try_get("revision_number")?,
+            body: row.try_get("body")?,
+        });
+    }
+    Ok(out)
+}

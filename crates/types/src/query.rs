@@ -140,6 +140,11 @@ impl ListQuery {
         Ok(q)
     }
 
+    /// True when results must be gathered before any is returned (sorting or paging).
+    pub fn needs_collect(&self) -> bool {
+        !self.sort.is_empty() || self.limit.is_some() || self.marker.is_some()
+    }
+
     /// Values of a plain filter on `attr`, if one was given.
     pub fn filter_values(&self, attr: &str) -> Option<&[Value]> {
         self.filters.iter().find(|(k, _)| k == attr).map(|(_, v)| v.as_slice())

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use nt_core::tags::TagChange;
-use nt_core::{Core, OpContext, TaggedResource};
+use nt_core::{Core, OpContext, TaggedResource, ViewSink};
 use nt_types::attr::Attr;
 use nt_types::query::ListQuery;
 use nt_types::Error;
@@ -42,12 +42,13 @@ pub trait Collection: Send + Sync + 'static {
         ctx: &'a OpContext,
         items: &'a [Value],
     ) -> impl Future<Output = Views> + Send + 'a;
-    /// Lists items.
+    /// Lists items into `sink`.
     fn list<'a>(
         core: &'a Core,
         ctx: &'a OpContext,
         q: &'a ListQuery,
-    ) -> impl Future<Output = Views> + Send + 'a;
+        sink: &'a mut ViewSink<'a>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
     /// Shows one item.
     fn show<'a>(
         core: &'a Core,
@@ -96,8 +97,9 @@ macro_rules! collection {
                 core: &'a Core,
                 ctx: &'a OpContext,
                 q: &'a ListQuery,
-            ) -> impl Future<Output = Views> + Send + 'a {
-                core.$list(ctx, q)
+                sink: &'a mut ViewSink<'a>,
+            ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+                core.$list(ctx, q, sink)
             }
             fn show<'a>(
                 core: &'a Core,
@@ -193,38 +195,54 @@ async fn list<C: Collection>(
     Auth(ctx): Auth,
     OriginalUri(uri): OriginalUri,
     Query(pairs): Pairs,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let query = ListQuery::parse(C::ATTRS, &pairs, C::SPECIAL_FILTERS)?;
-    let mut items = C::list(&state.core, &ctx, &query).await?;
-    let links = query
-        .limit
-        .map(|limit| page_links(&state, uri.path(), &pairs, &items, limit, query.page_reverse));
-    for item in &mut items {
-        query.select_fields(item);
+    // The body is written item by item as the core hands views over, so a list of thousands
+    // of resources is never held as a whole in memory besides its JSON text.
+    let mut out: Vec<u8> = format!("{{\"{}\":[", C::PLURAL).into_bytes();
+    let mut count = 0usize;
+    let (mut first, mut last) = (None::<String>, None::<String>);
+    {
+        let mut sink = |mut view: Map<String, Value>| {
+            let id = view.get("id").and_then(Value::as_str).map(String::from);
+            if first.is_none() {
+                first.clone_from(&id);
+            }
+            last = id;
+            query.select_fields(&mut view);
+            if count > 0 {
+                out.push(b',');
+            }
+            count += 1;
+            serde_json::to_writer(&mut out, &view).expect("a JSON map always serializes");
+        };
+        C::list(&state.core, &ctx, &query, &mut sink).await?;
     }
-    let mut body = Map::new();
-    body.insert(C::PLURAL.into(), json!(items));
-    if let Some(links) = links {
-        body.insert(format!("{}_links", C::PLURAL), Value::Array(links));
+    out.push(b']');
+    if let Some(limit) = query.limit {
+        let page = Page { first, last, count, limit, reverse: query.page_reverse };
+        let links = page_links(&state, uri.path(), &pairs, &page);
+        out.extend_from_slice(format!(",\"{}_links\":", C::PLURAL).as_bytes());
+        serde_json::to_writer(&mut out, &links).expect("links serialize");
     }
-    Ok(Json(Value::Object(body)))
+    out.push(b'}');
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], out).into_response())
 }
 
-fn page_links(
-    state: &AppState,
-    path: &str,
-    pairs: &[(String, String)],
-    items: &[Map<String, Value>],
+/// What the links of a page are built from.
+struct Page {
+    first: Option<String>,
+    last: Option<String>,
+    count: usize,
     limit: usize,
     reverse: bool,
-) -> Vec<Value> {
-    let id_of = |m: Option<&Map<String, Value>>| {
-        m.and_then(|m| m.get("id")).and_then(Value::as_str).map(String::from)
-    };
-    let link = |rel: &str, marker: String, page_reverse: bool| {
+}
+
+fn page_links(state: &AppState, path: &str, pairs: &[(String, String)], page: &Page) -> Vec<Value> {
+    let link = |rel: &str, marker: &str, page_reverse: bool| {
         let mut query: Vec<(String, String)> =
             pairs.iter().filter(|(k, _)| k != "marker" && k != "page_reverse").cloned().collect();
-        query.push(("marker".into(), marker));
+        query.push(("marker".into(), marker.to_string()));
         if page_reverse {
             query.push(("page_reverse".into(), "True".into()));
         }
@@ -232,23 +250,15 @@ fn page_links(
             query.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
         json!({"rel": rel, "href": format!("{}{path}?{}", state.config.public_url, encoded.join("&"))})
     };
-    let full = items.len() >= limit;
+    let full = page.count >= page.limit;
     let mut links = Vec::new();
-    let (first, last) = (id_of(items.first()), id_of(items.last()));
-    if reverse {
-        if let Some(last) = last {
-            links.push(link("next", last, false));
-        }
-        if let (true, Some(first)) = (full, first) {
-            links.push(link("previous", first, true));
-        }
-    } else {
-        if let (true, Some(last)) = (full, last) {
-            links.push(link("next", last, false));
-        }
-        if let Some(first) = first {
-            links.push(link("previous", first, true));
-        }
+    // Forward: `next` only after a full page, `previous` always; reversed the other way round.
+    let (next_always, previous_always) = (page.reverse, !page.reverse);
+    if let (true, Some(last)) = (next_always || full, &page.last) {
+        links.push(link("next", last, false));
+    }
+    if let (true, Some(first)) = (previous_always || full, &page.first) {
+        links.push(link("previous", first, true));
     }
     links
 }
