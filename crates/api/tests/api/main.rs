@@ -3,6 +3,7 @@
 
 mod errors;
 mod harness;
+mod identity;
 mod networks;
 mod ports;
 mod subnets;
