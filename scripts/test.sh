@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v pg_ctlcluster >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
+# Real OVN for the OVSDB client and OVN driver tests.
+command -v ovsdb-server >/dev/null 2>&1 || need_apt+=(openvswitch-switch)
+command -v ovn-northd >/dev/null 2>&1 || need_apt+=(ovn-central ovn-host)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   apt-get update -q

@@ -15,6 +15,7 @@
 mod db;
 mod error;
 pub mod networks;
+pub mod ovn;
 pub mod ports;
 pub mod segments;
 pub mod subnets;

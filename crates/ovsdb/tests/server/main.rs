@@ -1,0 +1,8 @@
+//! Integration tests of the OVSDB client against real `ovsdb-server` processes (see `harness`).
+
+mod cluster;
+mod harness;
+mod locks;
+mod monitor;
+mod reconnect;
+mod transact;
