@@ -18,6 +18,10 @@ pub struct CoreConfig {
     pub max_subnet_host_routes: usize,
     /// Largest number of allowed address pairs per port.
     pub max_allowed_address_pair: usize,
+    /// Keep one metadata port (`network:distributed`, `ovnmeta-<network>`) per network with an
+    /// address on each DHCP-enabled IPv4 subnet, as the OVN metadata agent needs. Set when the
+    /// OVN mechanism driver runs with metadata enabled.
+    pub metadata_port: bool,
 }
 
 impl Default for CoreConfig {
@@ -28,6 +32,7 @@ impl Default for CoreConfig {
             max_dns_nameservers: 5,
             max_subnet_host_routes: 20,
             max_allowed_address_pair: 10,
+            metadata_port: false,
         }
     }
 }

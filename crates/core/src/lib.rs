@@ -14,6 +14,7 @@ pub mod config;
 mod context;
 pub mod extensions;
 pub mod ipam;
+pub mod metadata;
 pub mod ml2;
 mod networks;
 mod ports;

@@ -133,6 +133,7 @@ impl Core {
         let mut views = Vec::with_capacity(created.len());
         for c in &created {
             self.mech.create_network_postcommit(c).await;
+            self.metadata_port_after(&c.current.id).await;
             views.push(render::network(&c.current, c.revision_number, vec![], ctx));
         }
         Ok(views)

@@ -507,6 +507,55 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Sets a port's `status` (`ACTIVE`, `DOWN`) as reported by the backend, bumping its
+    /// revision; returns false when it already had that status or is gone. No policy: only
+    /// backend watchers call this.
+    pub async fn port_status_set(&self, id: &str, status: &str) -> Result<bool, Error> {
+        let changed = retrying!(self.port_status_set_once(id, status))?;
+        if let Some(c) = &changed {
+            self.mech.update_port_postcommit(c).await;
+        }
+        Ok(changed.is_some())
+    }
+
+    async fn port_status_set_once(
+        &self,
+        id: &str,
+        status: &str,
+    ) -> Result<Option<PortContext>, TxError> {
+        let mut tx = self.db().begin().await?;
+        let Some(row) = port_get(&mut *tx, id).await? else { return Ok(None) };
+        let original: Port = from_row(&row)?;
+        if original.status == status {
+            return Ok(None);
+        }
+        let net_row = network_get(&mut *tx, &original.network_id)
+            .await?
+            .ok_or_else(|| Error::not_found("Network", &original.network_id))?;
+        let network: Network = from_row(&net_row)?;
+        let mut port = original.clone();
+        port.status = status.to_string();
+        port.updated_at = time::now();
+        let revision = row.revision_number + 1;
+        let new_row = ResourceRow {
+            revision_number: revision,
+            body: Value::Object(to_map(&port)),
+            ..row.clone()
+        };
+        port_update(&mut tx, &new_row, keys(&port), row.revision_number).await?;
+        let c = PortContext {
+            current: port,
+            original: Some(original),
+            network,
+            revision_number: revision,
+        };
+        self.mech.update_port_precommit(&mut tx, &c).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(Some(c))
+    }
+}
+
 fn address_pairs(v: Option<&Value>, own_mac: &str) -> Vec<AddressPair> {
     v.and_then(Value::as_array)
         .map(|items| {

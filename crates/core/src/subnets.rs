@@ -277,6 +277,8 @@ impl Core {
         let created = retrying!(self.subnet_create_once(&subnets))?;
         let mut views = Vec::with_capacity(created.len());
         for c in &created {
+            // The metadata port's address on the subnet is part of its DHCP options.
+            self.metadata_port_after(&c.current.network_id).await;
             self.mech.create_subnet_postcommit(c).await;
             views.push(render::subnet(&c.current, c.revision_number, Some(&c.network), ctx));
         }
@@ -424,6 +426,7 @@ impl Core {
             return Err(Error::policy("update_subnet"));
         }
         let c = retrying!(self.subnet_update_once(id, &attrs, if_match))?;
+        self.metadata_port_after(&c.current.network_id).await;
         self.mech.update_subnet_postcommit(&c).await;
         Ok(render::subnet(&c.current, c.revision_number, Some(&c.network), ctx))
     }

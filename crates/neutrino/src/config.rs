@@ -34,6 +34,8 @@ pub struct Config {
     /// Plugin layer settings (`[ml2]`, `base_mac`, limits).
     #[serde(flatten)]
     pub core: CoreConfig,
+    /// OVN mechanism driver settings (`[ovn]`).
+    pub ovn: nt_ovn::OvnConfig,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             token_lifetime: 3600,
             log_format: "text".into(),
             core: CoreConfig::default(),
+            ovn: nt_ovn::OvnConfig::default(),
         }
     }
 }

@@ -29,6 +29,14 @@ enum Command {
     Bootstrap(ServeArgs),
     /// Apply database migrations, then exit.
     DbUpgrade(ServeArgs),
+    /// Compare the OVN Northbound DB with the database; `--mode repair` also fixes it.
+    OvnSync {
+        /// `log` reports differences, `repair` fixes them.
+        #[arg(long, default_value = "log", value_parser = ["log", "repair"])]
+        mode: String,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
     /// Measure API latency and throughput against a server of its own (or --url).
     Bench(bench::BenchArgs),
 }
@@ -65,6 +73,7 @@ fn main() -> anyhow::Result<()> {
             Command::Serve(args) => serve::serve(args).await,
             Command::Bootstrap(args) => serve::bootstrap(args).await,
             Command::DbUpgrade(args) => serve::db_upgrade(args).await,
+            Command::OvnSync { mode, args } => serve::ovn_sync(args, &mode).await,
             Command::Bench(args) => bench::run(args).await,
         }
     })

@@ -10,6 +10,7 @@ use nt_core::ml2::logger::LoggerDriver;
 use nt_core::ml2::MechanismDriver;
 use nt_core::Core;
 use nt_identity::{Identity, IdentityConfig};
+use nt_ovn::{OvnDriver, SyncMode};
 use nt_store::Db;
 
 use crate::config::Config;
@@ -116,17 +117,27 @@ fn write_clouds_yaml(path: &Path, public_url: &str, password: &str) -> anyhow::R
     Ok(())
 }
 
-fn mechanism_drivers(config: &Config) -> anyhow::Result<Vec<Arc<dyn MechanismDriver>>> {
-    config
-        .core
-        .ml2
-        .mechanism_drivers
-        .iter()
-        .map(|name| match name.as_str() {
-            "logger" => Ok(Arc::new(LoggerDriver::default()) as Arc<dyn MechanismDriver>),
-            other => anyhow::bail!("unknown mechanism driver '{other}' (available: logger)"),
-        })
-        .collect()
+/// The configured mechanism drivers in order, and the OVN driver among them if enabled.
+fn mechanism_drivers(
+    config: &Config,
+    db: &Db,
+) -> anyhow::Result<(Vec<Arc<dyn MechanismDriver>>, Option<OvnDriver>)> {
+    let mut drivers: Vec<Arc<dyn MechanismDriver>> = Vec::new();
+    let mut ovn = None;
+    for name in &config.core.ml2.mechanism_drivers {
+        match name.as_str() {
+            "logger" => drivers.push(Arc::new(LoggerDriver::default())),
+            "ovn" => {
+                let driver =
+                    OvnDriver::start(db.clone(), config.ovn.clone(), &config.core.base_mac)
+                        .map_err(anyhow::Error::msg)?;
+                drivers.push(Arc::new(driver.clone()));
+                ovn = Some(driver);
+            }
+            other => anyhow::bail!("unknown mechanism driver '{other}' (available: logger, ovn)"),
+        }
+    }
+    Ok((drivers, ovn))
 }
 
 /// `neutrino serve`.
@@ -138,7 +149,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let identity = Arc::new(identity);
     tokio::spawn(identity.clone().refresh_task(Duration::from_secs(5)));
     let state = AppState {
-        core: Arc::new(core),
+        core,
         identity,
         config: Arc::new(ApiConfig {
             public_url: config.public_url.clone(),
@@ -202,4 +213,37 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
     }
+}
+
+/// `neutrino ovn-sync`: compares (and with `repair` fixes) the NB DB against the database.
+pub async fn ovn_sync(args: ServeArgs, mode: &str) -> anyhow::Result<()> {
+    let config = Config::load(&args)?;
+    init_logging(&config);
+    let mode = match mode {
+        "log" => SyncMode::Log,
+        "repair" => SyncMode::Repair,
+        other => anyhow::bail!("unknown mode '{other}': use log or repair"),
+    };
+    let db = Db::connect(&config.database).await.context("cannot open database")?;
+    let driver = OvnDriver::start(db, config.ovn.clone(), &config.core.base_mac)
+        .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        driver.wait_ready(Duration::from_secs(30)).await,
+        "OVN NB at {} not reachable",
+        config.ovn.nb_connection
+    );
+    let started = std::time::Instant::now();
+    let counts = driver.sync(mode).await.map_err(anyhow::Error::msg)?;
+    let verb = if mode == SyncMode::Log { "to create" } else { "created" };
+    println!(
+        "ovn-sync ({}): {} {verb}, {} {}, {} {} in {:.2}s",
+        if mode == SyncMode::Log { "log" } else { "repair" },
+        counts.created,
+        counts.updated,
+        if mode == SyncMode::Log { "to update" } else { "updated" },
+        counts.deleted,
+        if mode == SyncMode::Log { "to delete" } else { "deleted" },
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

@@ -411,9 +411,16 @@ fn apply_diff(ts: &TableSchema, old: &Row, diff: &Json) -> Result<Row, OvsdbErro
     Ok(new)
 }
 
-/// Applies one column diff: new value for scalars, symmetric difference for sets, per-key
-/// add/remove/replace for maps.
+/// Applies one column diff: new value for scalars and for sets of at most one element
+/// (ovsdb-server sends those whole, e.g. `Logical_Switch_Port.up` going `false` → `true`
+/// arrives as `true`), symmetric difference for larger sets, per-key add/remove/replace for maps.
 pub(crate) fn apply_column_diff(ty: &ColumnType, current: Value, diff: Value) -> Value {
+    if !ty.is_map() && !ty.is_scalar() && ty.max == Some(1) {
+        return match diff {
+            Value::Atom(a) => Value::Set([a].into_iter().collect()),
+            other => other,
+        };
+    }
     match (current, diff) {
         (Value::Map(mut map), Value::Map(d)) if ty.is_map() => {
             for (k, v) in d {
@@ -527,18 +534,27 @@ mod tests {
         assert_eq!(new["opt"], Value::set([5]));
         assert_eq!(new["ids"], Value::map([("rev", "2"), ("new", "1")]));
 
-        // A one-element set diff arrives as a bare atom; the optional column toggles back off.
+        // A one-element set diff arrives as a bare atom and toggles; an optional column's value
+        // arrives whole (as ovsdb-server sends it).
         cache
             .apply_updates2(
                 &s,
                 &all_columns(),
                 &json!({"T": {u.to_string(): {"modify": {
-                "tags": "y", "opt": 5}}}}),
+                "tags": "y", "opt": 6}}}}),
             )
             .unwrap();
         let row = cache.get("T", &u).unwrap();
         assert_eq!(row["tags"], Value::set(["z"]));
-        assert_eq!(row["opt"], Value::empty_set());
+        assert_eq!(row["opt"], Value::set([6]));
+        cache
+            .apply_updates2(
+                &s,
+                &all_columns(),
+                &json!({"T": {u.to_string(): {"modify": {"opt": ["set", []]}}}}),
+            )
+            .unwrap();
+        assert_eq!(cache.get("T", &u).unwrap()["opt"], Value::empty_set());
 
         let changes = cache
             .apply_updates2(&s, &all_columns(), &json!({"T": {u.to_string(): {"delete": null}}}))

@@ -9,7 +9,11 @@ pub const RESOURCE_TYPES: &[&str] = &["networks", "subnets", "ports"];
 
 /// Records a resource just created in our database and not yet written to NB (revision -1),
 /// or revives a row that was marked deleted.
-pub async fn ovn_revision_create(tx: &mut Tx, resource_type: &str, resource_id: &str) -> Result<(), StoreError> {
+pub async fn ovn_revision_create(
+    tx: &mut Tx,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO ovn_revisions (resource_type, resource_id, revision_number, deleted) VALUES ($1, $2, -1, 0) \
          ON CONFLICT (resource_type, resource_id) DO UPDATE SET revision_number = -1, deleted = 0",
@@ -22,7 +26,11 @@ pub async fn ovn_revision_create(tx: &mut Tx, resource_type: &str, resource_id: 
 }
 
 /// Marks a resource deleted from our database; its NB rows are removed next.
-pub async fn ovn_revision_mark_deleted(tx: &mut Tx, resource_type: &str, resource_id: &str) -> Result<(), StoreError> {
+pub async fn ovn_revision_mark_deleted(
+    tx: &mut Tx,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO ovn_revisions (resource_type, resource_id, revision_number, deleted) VALUES ($1, $2, -1, 1) \
          ON CONFLICT (resource_type, resource_id) DO UPDATE SET deleted = 1",
@@ -57,15 +65,21 @@ where
 }
 
 /// Forgets a deleted resource once NB no longer has it.
-pub async fn ovn_revision_forget<'e, E>(ex: E, resource_type: &str, resource_id: &str) -> Result<(), StoreError>
+pub async fn ovn_revision_forget<'e, E>(
+    ex: E,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<(), StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    sqlx::query("DELETE FROM ovn_revisions WHERE resource_type = $1 AND resource_id = $2 AND deleted = 1")
-        .bind(resource_type)
-        .bind(resource_id)
-        .execute(ex)
-        .await?;
+    sqlx::query(
+        "DELETE FROM ovn_revisions WHERE resource_type = $1 AND resource_id = $2 AND deleted = 1",
+    )
+    .bind(resource_type)
+    .bind(resource_id)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 

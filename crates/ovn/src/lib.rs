@@ -1,0 +1,525 @@
+//! The OVN mechanism driver: keeps the OVN Northbound database in step with neutrino's
+//! database, as Neutron's ML2/OVN driver does (`ovn-mapping.md`).
+//!
+//! Write path: the API transaction records the resource in `ovn_revisions` (precommit); after
+//! commit the request hands `(kind, id)` to the NB writer and waits, bounded, for it. The writer
+//! reads the resource back from the database, computes its rows ([`translate`]) and writes the
+//! difference to NB guarded by the revision the replica showed ([`writer`]). If NB is down the
+//! request still succeeds; the resource stays behind in `ovn_revisions` until maintenance
+//! (one server at a time, elected by an OVSDB lock) repairs it. Status: a monitor on
+//! `Logical_Switch_Port.up` turns ports ACTIVE/DOWN.
+//!
+//! Depends on the core (driver trait, status updates), the store and the OVSDB client; knows
+//! nothing of HTTP.
+
+pub mod names;
+pub mod nb;
+pub mod translate;
+pub mod writer;
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nt_core::ml2::{MechanismDriver, NetworkContext, PortBinding, PortContext, SubnetContext};
+use nt_core::{Core, TxError};
+use nt_ovsdb::{Atom, Client, ClientOptions, ConnectionEvent, LockEvent, MonitorRequest, Value};
+use nt_store::ovn::{ovn_revision_create, ovn_revision_mark_deleted, ovn_revisions_lagging};
+use nt_store::{Db, Scope, Tx};
+use nt_types::network::Network;
+use nt_types::port::Port;
+use nt_types::{Error, MacAddr};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::names::*;
+use crate::nb::{ext, Nb};
+use crate::translate::TranslateConfig;
+pub use crate::writer::{Counts, Kind, Writer};
+
+/// `[ovn]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OvnConfig {
+    /// NB remotes, e.g. `unix:/run/ovn/ovnnb_db.sock` or `tcp:127.0.0.1:6641` (comma-separated
+    /// for a cluster).
+    pub nb_connection: String,
+    /// SB remotes (chassis for bindings and agents); empty to not read SB.
+    pub sb_connection: String,
+    /// How long a request waits for its change to reach NB before answering anyway.
+    pub write_timeout_ms: u64,
+    /// Maintenance period.
+    pub maintenance_interval_secs: u64,
+    /// DHCP lease time.
+    pub dhcp_lease_time: u32,
+    /// Keep a metadata port per network for the OVN metadata agent.
+    pub metadata_enabled: bool,
+}
+
+impl Default for OvnConfig {
+    fn default() -> Self {
+        OvnConfig {
+            nb_connection: "unix:/var/run/ovn/ovnnb_db.sock".into(),
+            sb_connection: String::new(),
+            write_timeout_ms: 5000,
+            maintenance_interval_secs: 10,
+            dhcp_lease_time: 43200,
+            metadata_enabled: true,
+        }
+    }
+}
+
+/// `ovn-sync` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Compare and report only.
+    Log,
+    /// Compare and fix.
+    Repair,
+}
+
+struct Job {
+    kind: Kind,
+    id: String,
+    done: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+struct Shared {
+    config: OvnConfig,
+    db: Db,
+    base_mac: MacAddr,
+    nb_client: Client,
+    writer: OnceLock<Writer>,
+    ready: watch::Sender<bool>,
+    jobs: mpsc::UnboundedSender<Job>,
+    core: OnceLock<Weak<Core>>,
+    sb: Option<(Client, OnceLock<nt_ovsdb::Monitor>)>,
+}
+
+/// The OVN mechanism driver (cheap to clone).
+#[derive(Clone)]
+pub struct OvnDriver {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for OvnDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OvnDriver").field("nb", &self.shared.config.nb_connection).finish()
+    }
+}
+
+fn client_options() -> ClientOptions {
+    ClientOptions {
+        initial_connect_timeout: None,
+        backoff_max: Duration::from_secs(2),
+        ..ClientOptions::default()
+    }
+}
+
+impl OvnDriver {
+    /// Starts the driver: NB (and SB) connections, the writer, the status watcher and
+    /// maintenance run in the background; NB may come up later.
+    pub fn start(db: Db, config: OvnConfig, base_mac: &str) -> Result<OvnDriver, String> {
+        let base_mac: MacAddr = base_mac.parse()?;
+        let nb_client = Client::start(
+            &config.nb_connection,
+            ClientOptions { database: Some(NB.into()), ..client_options() },
+        )
+        .map_err(|e| format!("NB connection {}: {e}", config.nb_connection))?;
+        let sb = if config.sb_connection.is_empty() {
+            None
+        } else {
+            let c = Client::start(
+                &config.sb_connection,
+                ClientOptions { database: Some(SB.into()), ..client_options() },
+            )
+            .map_err(|e| format!("SB connection {}: {e}", config.sb_connection))?;
+            Some((c, OnceLock::new()))
+        };
+        let (jobs, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            config,
+            db,
+            base_mac,
+            nb_client,
+            writer: OnceLock::new(),
+            ready: watch::Sender::new(false),
+            jobs,
+            core: OnceLock::new(),
+            sb,
+        });
+        let driver = OvnDriver { shared };
+        tokio::spawn(driver.clone().setup());
+        tokio::spawn(driver.clone().write_loop(rx));
+        tokio::spawn(driver.clone().status_loop());
+        tokio::spawn(driver.clone().maintenance_loop());
+        if driver.shared.sb.is_some() {
+            tokio::spawn(driver.clone().sb_setup());
+        }
+        Ok(driver)
+    }
+
+    /// Gives the driver the core it reports port status to.
+    pub fn attach(&self, core: &Arc<Core>) {
+        let _ = self.shared.core.set(Arc::downgrade(core));
+    }
+
+    /// Waits until NB is connected and replicated.
+    pub async fn wait_ready(&self, timeout: Duration) -> bool {
+        let mut rx = self.shared.ready.subscribe();
+        let ready = tokio::time::timeout(timeout, rx.wait_for(|r| *r)).await;
+        matches!(ready, Ok(Ok(_)))
+    }
+
+    fn writer(&self) -> Option<&Writer> {
+        self.shared.writer.get()
+    }
+
+    async fn setup(self) {
+        let client = self.shared.nb_client.clone();
+        loop {
+            if client.wait_connected(None).await.is_err() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            let attempt = async {
+                let schema = client.schema(NB).await?;
+                let monitor = client
+                    .monitor(
+                        NB,
+                        [
+                            ("Logical_Switch", MonitorRequest::all()),
+                            ("Logical_Switch_Port", MonitorRequest::all()),
+                            ("DHCP_Options", MonitorRequest::all()),
+                        ],
+                    )
+                    .await?;
+                Ok::<_, nt_ovsdb::OvsdbError>(Nb { client: client.clone(), monitor, schema })
+            };
+            match attempt.await {
+                Ok(nb) => {
+                    let writer = Writer {
+                        db: self.shared.db.clone(),
+                        nb,
+                        config: TranslateConfig {
+                            dhcp_lease_time: self.shared.config.dhcp_lease_time,
+                        },
+                        base_mac: self.shared.base_mac,
+                    };
+                    let _ = self.shared.writer.set(writer);
+                    self.shared.ready.send_replace(true);
+                    tracing::info!(nb = %self.shared.config.nb_connection, "OVN NB replicated");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "NB replica not established yet; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn sb_setup(self) {
+        let Some((client, slot)) = &self.shared.sb else { return };
+        loop {
+            if client.wait_connected(None).await.is_ok() {
+                match client.monitor(SB, [("Chassis", MonitorRequest::all())]).await {
+                    Ok(m) => {
+                        let _ = slot.set(m);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SB replica not established yet; retrying")
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Applies jobs one after the other; duplicates queued meanwhile are merged.
+    async fn write_loop(self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let mut merged: Vec<(Kind, String, Vec<oneshot::Sender<Result<(), String>>>)> =
+                Vec::new();
+            for job in batch {
+                let waiters: Vec<_> = job.done.into_iter().collect();
+                match merged.iter_mut().find(|(k, id, _)| *k == job.kind && *id == job.id) {
+                    Some((_, _, w)) => w.extend(waiters),
+                    None => merged.push((job.kind, job.id, waiters)),
+                }
+            }
+            for (kind, id, waiters) in merged {
+                let result = match self.writer() {
+                    Some(w) => w.reconcile(kind, &id, false).await.map(|_| ()),
+                    None => Err("NB not connected; left to maintenance".to_string()),
+                };
+                if let Err(e) = &result {
+                    tracing::warn!(?kind, id, error = %e, "NB write deferred");
+                }
+                for w in waiters {
+                    let _ = w.send(result.clone());
+                }
+            }
+        }
+    }
+
+    /// Hands a change to the writer and waits (bounded) for it to reach NB.
+    async fn write(&self, kind: Kind, id: &str) {
+        let (tx, rx) = oneshot::channel();
+        let job = Job { kind, id: id.to_string(), done: Some(tx) };
+        if self.shared.jobs.send(job).is_err() {
+            return;
+        }
+        let timeout = Duration::from_millis(self.shared.config.write_timeout_ms);
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(?kind, id, error = %e, "resource pending in NB"),
+            _ => tracing::warn!(?kind, id, "NB write not confirmed in time; resource pending"),
+        }
+    }
+
+    fn port_status_of(row: &nt_ovsdb::Row) -> Option<(String, &'static str)> {
+        ext(row, PORT_NAME)?;
+        let name = row.get("name").and_then(Value::as_str)?.to_string();
+        let up = row.get("up").and_then(Value::as_bool).unwrap_or(false);
+        let enabled = row.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+        Some((name, if up && enabled { "ACTIVE" } else { "DOWN" }))
+    }
+
+    async fn apply_status(&self, row: &nt_ovsdb::Row) {
+        let Some((port, status)) = Self::port_status_of(row) else { return };
+        eprintln!(
+            "DEBUG status {port} {status} up={:?} enabled={:?}",
+            row.get("up"),
+            row.get("enabled")
+        );
+        let Some(core) = self.shared.core.get().and_then(Weak::upgrade) else { return };
+        if let Err(e) = core.port_status_set(&port, status).await {
+            tracing::warn!(port, status, error = %e, "port status not recorded");
+        }
+    }
+
+    /// Follows `Logical_Switch_Port.up`; after every (re)sync the whole replica is re-read, so no
+    /// transition is lost across reconnects.
+    async fn status_loop(self) {
+        let mut ready = self.shared.ready.subscribe();
+        if ready.wait_for(|r| *r).await.is_err() {
+            return;
+        }
+        let Some(writer) = self.writer() else { return };
+        let monitor = writer.nb.monitor.clone();
+        loop {
+            let (cache, mut rx) = monitor.snapshot_and_subscribe();
+            let rows: Vec<nt_ovsdb::Row> =
+                cache.table("Logical_Switch_Port").map(|(_, r)| r.clone()).collect();
+            drop(cache);
+            for row in &rows {
+                self.apply_status(row).await;
+            }
+            loop {
+                match rx.recv().await {
+                    Ok(change) if change.table() == "Logical_Switch_Port" => {
+                        let relevant = match (change.old_row(), change.new_row()) {
+                            (Some(old), Some(new)) => {
+                                old.get("up") != new.get("up")
+                                    || old.get("enabled") != new.get("enabled")
+                            }
+                            _ => true,
+                        };
+                        if let (true, Some(new)) = (relevant, change.new_row()) {
+                            self.apply_status(new).await;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }
+    }
+
+    /// Repairs lagging resources on a timer and after every reconnect, while this server holds
+    /// the maintenance lock.
+    async fn maintenance_loop(self) {
+        let mut ready = self.shared.ready.subscribe();
+        if ready.wait_for(|r| *r).await.is_err() {
+            return;
+        }
+        let client = self.shared.nb_client.clone();
+        let mut locks = client.lock_events();
+        let mut conns = client.connection_events();
+        if let Err(e) = client.lock(MAINTENANCE_LOCK).await {
+            tracing::warn!(error = %e, "maintenance lock not requested");
+        }
+        let period = Duration::from_secs(self.shared.config.maintenance_interval_secs.max(1));
+        let mut full = true;
+        loop {
+            if client.has_lock(MAINTENANCE_LOCK) {
+                let result = if full {
+                    self.sync(SyncMode::Repair).await
+                } else {
+                    self.repair_lagging().await
+                };
+                match result {
+                    Ok(c) if c != Counts::default() => {
+                        tracing::info!(?c, full, "maintenance repaired NB")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "maintenance failed"),
+                }
+                full = false;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(period) => {}
+                ev = conns.recv() => if let Ok(ConnectionEvent::Reconnected { .. }) = ev { full = true },
+                ev = locks.recv() => if let Ok(LockEvent::Locked { .. }) = ev { full = true },
+            }
+        }
+    }
+
+    /// Reconciles every resource whose NB revision lags.
+    pub async fn repair_lagging(&self) -> Result<Counts, String> {
+        let writer = self.writer().ok_or("NB not connected")?;
+        let lagging =
+            ovn_revisions_lagging(self.shared.db.reader()).await.map_err(|e| e.to_string())?;
+        let mut counts = Counts::default();
+        for l in lagging {
+            let Some(kind) = Kind::from_resource_type(&l.resource_type) else { continue };
+            counts += writer.reconcile(kind, &l.resource_id, false).await?;
+        }
+        Ok(counts)
+    }
+
+    /// Compares every resource with NB and, in repair mode, fixes the difference; NB rows that
+    /// carry our markers but whose resource is gone are deleted.
+    pub async fn sync(&self, mode: SyncMode) -> Result<Counts, String> {
+        let writer = self.writer().ok_or("NB not connected")?;
+        let dry = mode == SyncMode::Log;
+        let db = &self.shared.db;
+        let err = |e: nt_store::StoreError| e.to_string();
+        let mut counts = Counts::default();
+        let networks =
+            nt_store::networks::network_list(db.reader(), Scope::All).await.map_err(err)?;
+        for n in &networks {
+            counts += writer.reconcile(Kind::Network, &n.id, dry).await?;
+        }
+        let subnets = nt_store::subnets::subnet_list(db.reader()).await.map_err(err)?;
+        for s in &subnets {
+            counts += writer.reconcile(Kind::Subnet, &s.id, dry).await?;
+        }
+        let ports = nt_store::ports::port_list(db.reader(), Scope::All).await.map_err(err)?;
+        for p in &ports {
+            counts += writer.reconcile(Kind::Port, &p.id, dry).await?;
+        }
+        // NB rows of ours whose resource no longer exists.
+        let (net_ids, subnet_ids, port_ids): (Vec<&str>, Vec<&str>, Vec<&str>) = (
+            networks.iter().map(|r| r.id.as_str()).collect(),
+            subnets.iter().map(|r| r.id.as_str()).collect(),
+            ports.iter().map(|r| r.id.as_str()).collect(),
+        );
+        let (orphan_ls, orphan_dhcp, orphan_lsp) = writer.nb.monitor.with_cache(|c| {
+            let ls: Vec<String> = c
+                .table("Logical_Switch")
+                .filter(|(_, r)| ext(r, NETWORK_NAME).is_some())
+                .map(|(u, _)| u.to_string())
+                .filter(|u| !net_ids.contains(&u.as_str()))
+                .collect();
+            let dhcp: Vec<String> = c
+                .table("DHCP_Options")
+                .filter_map(|(_, r)| ext(r, SUBNET_ID).map(String::from))
+                .filter(|s| !subnet_ids.contains(&s.as_str()))
+                .collect();
+            let lsp: Vec<String> = c
+                .table("Logical_Switch_Port")
+                .filter(|(_, r)| ext(r, PORT_NAME).is_some())
+                .filter_map(|(_, r)| r.get("name").and_then(Value::as_str).map(String::from))
+                .filter(|n| !port_ids.contains(&n.as_str()))
+                .collect();
+            (ls, dhcp, lsp)
+        });
+        for id in orphan_lsp {
+            counts += writer.reconcile(Kind::Port, &id, dry).await?;
+        }
+        let mut seen = Vec::new();
+        for id in orphan_dhcp {
+            if !seen.contains(&id) {
+                counts += writer.reconcile(Kind::Subnet, &id, dry).await?;
+                seen.push(id);
+            }
+        }
+        for id in orphan_ls {
+            counts += writer.reconcile(Kind::Network, &id, dry).await?;
+        }
+        Ok(counts)
+    }
+
+    fn chassis_for(&self, host: &str) -> bool {
+        let Some((_, slot)) = &self.shared.sb else { return false };
+        let Some(monitor) = slot.get() else { return false };
+        let host_atom = Atom::String(host.to_string());
+        monitor.with_cache(|c| {
+            c.table("Chassis").any(|(_, r)| {
+                let matches = |col: &str| r.get(col).and_then(Value::as_atom) == Some(&host_atom);
+                matches("hostname") || matches("name")
+            })
+        })
+    }
+}
+
+macro_rules! tracked {
+    ($($create:ident, $update:ident, $delete:ident, $pc:ident, $pu:ident, $pd:ident, $ctx:ty, $kind:expr;)*) => {
+        #[async_trait]
+        impl MechanismDriver for OvnDriver {
+            fn name(&self) -> &str {
+                "ovn"
+            }
+
+            fn bind_port(&self, _port: &Port, _network: &Network) -> Option<PortBinding> {
+                if !self.chassis_for(&_port.binding_host_id) {
+                    return None;
+                }
+                Some(PortBinding {
+                    vif_type: "ovs".into(),
+                    vif_details: serde_json::json!({"port_filter": true, "connectivity": "l2", "bridge_name": "br-int"}),
+                })
+            }
+
+            $(
+                async fn $create(&self, tx: &mut Tx, ctx: &$ctx) -> Result<(), TxError> {
+                    ovn_revision_create(tx, $kind.resource_type(), &ctx.current.id).await?;
+                    Ok(())
+                }
+                async fn $delete(&self, tx: &mut Tx, ctx: &$ctx) -> Result<(), TxError> {
+                    ovn_revision_mark_deleted(tx, $kind.resource_type(), &ctx.current.id).await?;
+                    Ok(())
+                }
+                async fn $pc(&self, ctx: &$ctx) -> Result<(), Error> {
+                    self.write($kind, &ctx.current.id).await;
+                    Ok(())
+                }
+                async fn $pu(&self, ctx: &$ctx) -> Result<(), Error> {
+                    self.write($kind, &ctx.current.id).await;
+                    Ok(())
+                }
+                async fn $pd(&self, ctx: &$ctx) -> Result<(), Error> {
+                    self.write($kind, &ctx.current.id).await;
+                    Ok(())
+                }
+            )*
+        }
+    };
+}
+
+tracked! {
+    create_network_precommit, update_network_precommit, delete_network_precommit,
+    create_network_postcommit, update_network_postcommit, delete_network_postcommit, NetworkContext, Kind::Network;
+    create_subnet_precommit, update_subnet_precommit, delete_subnet_precommit,
+    create_subnet_postcommit, update_subnet_postcommit, delete_subnet_postcommit, SubnetContext, Kind::Subnet;
+    create_port_precommit, update_port_precommit, delete_port_precommit,
+    create_port_postcommit, update_port_postcommit, delete_port_postcommit, PortContext, Kind::Port;
+}

@@ -1,0 +1,507 @@
+//! Reconciling one resource: read it from our database (the source of truth), compute its NB
+//! rows, compare with the replica and write only the difference, guarded by the revision the
+//! replica showed so that a stale writer never overwrites a newer one. Used alike by the
+//! postcommit path, maintenance and `ovn-sync`.
+
+use std::collections::BTreeMap;
+
+use nt_ovsdb::{row, Atom, Condition, Mutation, Operation, Row, Value, WaitUntil};
+use nt_store::networks::network_get;
+use nt_store::ovn::{ovn_revision_forget, ovn_revision_written};
+use nt_store::ports::{port_get, ports_of_network};
+use nt_store::subnets::{subnet_get, subnets_of_network};
+use nt_store::Db;
+use nt_types::network::Network;
+use nt_types::port::Port;
+use nt_types::subnet::Subnet;
+use nt_types::MacAddr;
+use uuid::Uuid;
+
+use crate::names::*;
+use crate::nb::{differing, ext, is_lost_race, revision_of, Nb};
+use crate::translate::{self, PortInputs, TranslateConfig};
+
+/// Which kind of resource a job is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A network (Logical_Switch, localnet port).
+    Network,
+    /// A subnet (DHCP_Options).
+    Subnet,
+    /// A port (Logical_Switch_Port).
+    Port,
+}
+
+impl Kind {
+    /// The `ovn_revisions.resource_type` of this kind.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Kind::Network => "networks",
+            Kind::Subnet => "subnets",
+            Kind::Port => "ports",
+        }
+    }
+
+    /// The kind of an `ovn_revisions.resource_type`.
+    pub fn from_resource_type(t: &str) -> Option<Kind> {
+        match t {
+            "networks" => Some(Kind::Network),
+            "subnets" => Some(Kind::Subnet),
+            "ports" => Some(Kind::Port),
+            _ => None,
+        }
+    }
+}
+
+/// NB rows created, updated and deleted (or, in a dry run, that would be).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Rows inserted.
+    pub created: u64,
+    /// Rows changed.
+    pub updated: u64,
+    /// Rows removed.
+    pub deleted: u64,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.created += o.created;
+        self.updated += o.updated;
+        self.deleted += o.deleted;
+    }
+}
+
+/// Everything a reconcile needs.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    /// Our database.
+    pub db: Db,
+    /// NB.
+    pub nb: Nb,
+    /// Row shaping settings.
+    pub config: TranslateConfig,
+    /// Base of generated DHCP server MACs.
+    pub base_mac: MacAddr,
+}
+
+enum Failure {
+    /// The guard failed: the replica was stale or another writer won.
+    Lost,
+    Other(String),
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure::Other(s)
+    }
+}
+
+impl From<nt_store::StoreError> for Failure {
+    fn from(e: nt_store::StoreError) -> Self {
+        Failure::Other(format!("database: {e}"))
+    }
+}
+
+type Step = Result<Counts, Failure>;
+
+fn parse<T: serde::de::DeserializeOwned>(row: &nt_store::ResourceRow) -> Result<T, Failure> {
+    serde_json::from_value(row.body.clone())
+        .map_err(|e| Failure::Other(format!("stored {}: {e}", row.id)))
+}
+
+fn uuid_of(id: &str) -> Result<Uuid, Failure> {
+    Uuid::parse_str(id).map_err(|e| Failure::Other(format!("{id}: {e}")))
+}
+
+/// A `wait` that holds only while the row named `name` still carries revision `rev`.
+fn guard(table: &str, name_col: &str, name: &Value, rev: i64) -> Operation {
+    let mut conditions = vec![Condition::eq(name_col, name.clone())];
+    if rev >= 0 {
+        conditions
+            .push(Condition::includes("external_ids", Value::map([(REVISION, rev.to_string())])));
+    }
+    Operation::wait(
+        table,
+        conditions,
+        vec![name_col.into()],
+        WaitUntil::Eq,
+        vec![row([(name_col, name.clone())])],
+    )
+}
+
+/// A `wait` that holds only while no row named `name` exists (create-if-absent).
+fn absent(table: &str, name_col: &str, name: &Value) -> Operation {
+    Operation::wait(
+        table,
+        vec![Condition::eq(name_col, name.clone())],
+        vec![name_col.into()],
+        WaitUntil::Eq,
+        vec![],
+    )
+}
+
+impl Writer {
+    async fn run(&self, ops: Vec<Operation>, dry_run: bool) -> Result<(), Failure> {
+        if dry_run || ops.is_empty() {
+            return Ok(());
+        }
+        match self.nb.transact(ops).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_lost_race(&e) => Err(Failure::Lost),
+            Err(e) => Err(Failure::Other(format!("NB transaction failed: {e}"))),
+        }
+    }
+
+    /// Brings the NB rows of one resource in step with our database.
+    pub async fn reconcile(&self, kind: Kind, id: &str, dry_run: bool) -> Result<Counts, String> {
+        for _ in 0..5 {
+            let step = match kind {
+                Kind::Network => self.network(id, dry_run).await,
+                Kind::Subnet => self.subnet(id, dry_run).await,
+                Kind::Port => self.port(id, dry_run).await,
+            };
+            match step {
+                Ok(c) => return Ok(c),
+                Err(Failure::Lost) => continue,
+                Err(Failure::Other(e)) => return Err(e),
+            }
+        }
+        Err(format!("{kind:?} {id}: NB kept changing under us; left to maintenance"))
+    }
+
+    async fn record(
+        &self,
+        kind: Kind,
+        id: &str,
+        revision: Option<i64>,
+        dry_run: bool,
+    ) -> Result<(), Failure> {
+        if dry_run {
+            return Ok(());
+        }
+        let pool = self.db.writer();
+        match revision {
+            Some(r) => ovn_revision_written(pool, kind.resource_type(), id, r).await?,
+            None => ovn_revision_forget(pool, kind.resource_type(), id).await?,
+        }
+        Ok(())
+    }
+
+    fn lsp_by_name(&self, name: &str) -> Option<(Uuid, Row)> {
+        let wanted = Value::Atom(Atom::String(name.to_string()));
+        self.nb.monitor.with_cache(|c| {
+            c.find("Logical_Switch_Port", "name", &wanted).map(|(u, r)| (*u, r.clone()))
+        })
+    }
+
+    fn dhcp_rows_of(&self, subnet_id: &str) -> Vec<(Uuid, Row)> {
+        self.nb.monitor.with_cache(|c| {
+            c.table("DHCP_Options")
+                .filter(|(_, r)| ext(r, SUBNET_ID) == Some(subnet_id))
+                .map(|(u, r)| (*u, r.clone()))
+                .collect()
+        })
+    }
+
+    async fn network(&self, id: &str, dry_run: bool) -> Step {
+        let uuid = uuid_of(id)?;
+        let existing = self.nb.monitor.with_cache(|c| c.get("Logical_Switch", &uuid).cloned());
+        let mut counts = Counts::default();
+        let Some(stored) = network_get(self.db.reader(), id).await? else {
+            if existing.is_some() {
+                self.run(
+                    vec![Operation::delete("Logical_Switch", vec![Condition::uuid(uuid)])],
+                    dry_run,
+                )
+                .await?;
+                counts.deleted += 1;
+            }
+            self.record(Kind::Network, id, None, dry_run).await?;
+            return Ok(counts);
+        };
+        let net: Network = parse(&stored)?;
+        let revision = stored.revision_number;
+        let desired = translate::switch(&net, revision)?;
+        let ls_row = self.nb.normalize("Logical_Switch", desired.row)?;
+        let localnet =
+            desired.localnet.map(|r| self.nb.normalize("Logical_Switch_Port", r)).transpose()?;
+        let localnet_existing = self.lsp_by_name(&provnet_name(id));
+        let mut ops = Vec::new();
+        match existing {
+            None => {
+                let mut ls = ls_row;
+                if let Some(ln) = localnet {
+                    ops.push(
+                        Operation::insert("Logical_Switch_Port", ln).with_uuid_name("localnet"),
+                    );
+                    ls.insert(
+                        "ports".into(),
+                        Value::Set([Atom::named_uuid("localnet")].into_iter().collect()),
+                    );
+                    counts.created += 1;
+                }
+                ops.push(Operation::insert("Logical_Switch", ls).with_uuid(uuid));
+                counts.created += 1;
+            }
+            Some(ex) => {
+                if revision_of(&ex) > revision {
+                    return Ok(counts);
+                }
+                let diff = differing(&ls_row, &ex);
+                if !diff.is_empty() {
+                    ops.push(guard("Logical_Switch", "name", &ex["name"], revision_of(&ex)));
+                    ops.push(Operation::update(
+                        "Logical_Switch",
+                        vec![Condition::uuid(uuid)],
+                        diff,
+                    ));
+                    counts.updated += 1;
+                }
+                match (localnet, localnet_existing) {
+                    (Some(ln), None) => {
+                        ops.push(
+                            Operation::insert("Logical_Switch_Port", ln).with_uuid_name("localnet"),
+                        );
+                        ops.push(Operation::mutate(
+                            "Logical_Switch",
+                            vec![Condition::uuid(uuid)],
+                            vec![Mutation::insert("ports", Value::named_uuid("localnet"))],
+                        ));
+                        counts.created += 1;
+                    }
+                    (Some(ln), Some((lu, lrow))) => {
+                        let diff = differing(&ln, &lrow);
+                        if !diff.is_empty() {
+                            ops.push(Operation::update(
+                                "Logical_Switch_Port",
+                                vec![Condition::uuid(lu)],
+                                diff,
+                            ));
+                            counts.updated += 1;
+                        }
+                    }
+                    (None, Some((lu, _))) => {
+                        ops.push(Operation::mutate(
+                            "Logical_Switch",
+                            vec![Condition::uuid(uuid)],
+                            vec![Mutation::delete("ports", Value::uuid(lu))],
+                        ));
+                        counts.deleted += 1;
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        self.run(ops, dry_run).await?;
+        self.record(Kind::Network, id, Some(revision), dry_run).await?;
+        Ok(counts)
+    }
+
+    async fn subnet(&self, id: &str, dry_run: bool) -> Step {
+        let rows = self.dhcp_rows_of(id);
+        let existing = rows.iter().find(|(_, r)| ext(r, PORT_ID).is_none()).cloned();
+        let mut counts = Counts::default();
+        let stored = subnet_get(self.db.reader(), id).await?;
+        let subnet: Option<Subnet> = stored.as_ref().map(parse).transpose()?;
+        let Some(subnet) = subnet.filter(translate::subnet_has_dhcp) else {
+            if !rows.is_empty() {
+                let ops = vec![Operation::delete(
+                    "DHCP_Options",
+                    vec![Condition::includes(
+                        "external_ids",
+                        Value::map([(SUBNET_ID, id.to_string())]),
+                    )],
+                )];
+                self.run(ops, dry_run).await?;
+                counts.deleted += rows.len() as u64;
+            }
+            let revision = stored.as_ref().map(|s| s.revision_number);
+            self.record(Kind::Subnet, id, revision, dry_run).await?;
+            return Ok(counts);
+        };
+        let revision = stored.as_ref().map(|s| s.revision_number).unwrap_or(0);
+        let Some(net_row) = network_get(self.db.reader(), &subnet.network_id).await? else {
+            return Ok(counts);
+        };
+        let net: Network = parse(&net_row)?;
+        let metadata_ip = self.metadata_ip(&subnet).await?;
+        let base = self.base_mac;
+        let desired = translate::dhcp_options(
+            &subnet,
+            &net,
+            revision,
+            existing.as_ref().map(|(_, r)| r),
+            metadata_ip.as_deref(),
+            &self.config,
+            || MacAddr::random_with_base(&base, &mut rand::thread_rng()).to_string(),
+        );
+        let desired = self.nb.normalize("DHCP_Options", desired)?;
+        let mut created = false;
+        let ops = match &existing {
+            None => {
+                created = true;
+                counts.created += 1;
+                let marker =
+                    Condition::includes("external_ids", Value::map([(SUBNET_ID, id.to_string())]));
+                vec![
+                    Operation::wait(
+                        "DHCP_Options",
+                        vec![marker],
+                        vec!["cidr".into()],
+                        WaitUntil::Eq,
+                        vec![],
+                    ),
+                    Operation::insert("DHCP_Options", desired),
+                ]
+            }
+            Some((u, ex)) => {
+                if revision_of(ex) > revision {
+                    return Ok(counts);
+                }
+                let diff = differing(&desired, ex);
+                if diff.is_empty() {
+                    vec![]
+                } else {
+                    counts.updated += 1;
+                    let mut guard_conditions = vec![Condition::uuid(*u)];
+                    if revision_of(ex) >= 0 {
+                        guard_conditions.push(Condition::includes(
+                            "external_ids",
+                            Value::map([(REVISION, revision_of(ex).to_string())]),
+                        ));
+                    }
+                    vec![
+                        Operation::wait(
+                            "DHCP_Options",
+                            guard_conditions,
+                            vec!["cidr".into()],
+                            WaitUntil::Eq,
+                            vec![row([("cidr", ex["cidr"].clone())])],
+                        ),
+                        Operation::update("DHCP_Options", vec![Condition::uuid(*u)], diff),
+                    ]
+                }
+            }
+        };
+        self.run(ops, dry_run).await?;
+        self.record(Kind::Subnet, id, Some(revision), dry_run).await?;
+        if created && !dry_run {
+            // Ports on the subnet now get their DHCP reference.
+            for p in ports_of_network(self.db.reader(), &subnet.network_id).await? {
+                if let Err(e) = Box::pin(self.reconcile(Kind::Port, &p.id, false)).await {
+                    tracing::warn!(port = %p.id, error = %e, "port not updated after its subnet's DHCP row");
+                }
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn metadata_ip(&self, subnet: &Subnet) -> Result<Option<String>, Failure> {
+        let ports = ports_of_network(self.db.reader(), &subnet.network_id).await?;
+        for p in &ports {
+            if p.body.get("device_owner").and_then(|v| v.as_str()) != Some("network:distributed") {
+                continue;
+            }
+            let port: Port = parse(p)?;
+            if let Some(f) = port.fixed_ips.iter().find(|f| f.subnet_id == subnet.id) {
+                return Ok(Some(f.ip_address.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn port(&self, id: &str, dry_run: bool) -> Step {
+        let existing = self.lsp_by_name(id);
+        let mut counts = Counts::default();
+        let stored = port_get(self.db.reader(), id).await?;
+        let port: Option<Port> = stored.as_ref().map(parse).transpose()?;
+        let Some(port) = port.filter(|p| p.device_owner != "network:floatingip") else {
+            if let Some((u, row)) = &existing {
+                let ls = ext(row, NETWORK_NAME)
+                    .and_then(|n| n.strip_prefix("neutron-"))
+                    .and_then(|n| Uuid::parse_str(n).ok());
+                if let Some(ls) = ls {
+                    let op = Operation::mutate(
+                        "Logical_Switch",
+                        vec![Condition::uuid(ls)],
+                        vec![Mutation::delete("ports", Value::uuid(*u))],
+                    );
+                    self.run(vec![op], dry_run).await?;
+                    counts.deleted += 1;
+                }
+            }
+            self.record(Kind::Port, id, stored.map(|s| s.revision_number), dry_run).await?;
+            return Ok(counts);
+        };
+        let revision = stored.as_ref().map(|s| s.revision_number).unwrap_or(0);
+        let ls = uuid_of(&port.network_id)?;
+        if !self.nb.monitor.with_cache(|c| c.get("Logical_Switch", &ls).is_some()) {
+            // The switch comes first; if it cannot be written now, maintenance retries both.
+            counts += Box::pin(self.network(&port.network_id, dry_run)).await?;
+            if !dry_run && !self.nb.monitor.with_cache(|c| c.get("Logical_Switch", &ls).is_some()) {
+                return Err(Failure::Other(format!(
+                    "switch of network {} missing in NB",
+                    port.network_id
+                )));
+            }
+        }
+        let Some(net_row) = network_get(self.db.reader(), &port.network_id).await? else {
+            return Ok(counts);
+        };
+        let net: Network = parse(&net_row)?;
+        let subnets: Vec<Subnet> = subnets_of_network(self.db.reader(), &port.network_id)
+            .await?
+            .iter()
+            .map(parse)
+            .collect::<Result<_, _>>()?;
+        let mut dhcp_rows = BTreeMap::new();
+        for s in &subnets {
+            if let Some((u, _)) =
+                self.dhcp_rows_of(&s.id).into_iter().find(|(_, r)| ext(r, PORT_ID).is_none())
+            {
+                dhcp_rows.insert(s.id.clone(), u);
+            }
+        }
+        let inputs = PortInputs {
+            subnets: &subnets,
+            dhcp_rows,
+            existing_external_ids: existing.as_ref().and_then(|(_, r)| r.get("external_ids")),
+        };
+        let desired = translate::logical_switch_port(&port, &net, revision, &inputs);
+        let desired = self.nb.normalize("Logical_Switch_Port", desired)?;
+        let name = Value::Atom(Atom::String(id.to_string()));
+        let ops = match &existing {
+            None => {
+                counts.created += 1;
+                vec![
+                    absent("Logical_Switch_Port", "name", &name),
+                    Operation::insert("Logical_Switch_Port", desired).with_uuid_name("lsp"),
+                    Operation::mutate(
+                        "Logical_Switch",
+                        vec![Condition::uuid(ls)],
+                        vec![Mutation::insert("ports", Value::named_uuid("lsp"))],
+                    ),
+                ]
+            }
+            Some((u, ex)) => {
+                if revision_of(ex) > revision {
+                    return Ok(counts);
+                }
+                let diff = differing(&desired, ex);
+                if diff.is_empty() {
+                    vec![]
+                } else {
+                    counts.updated += 1;
+                    vec![
+                        guard("Logical_Switch_Port", "name", &name, revision_of(ex)),
+                        Operation::update("Logical_Switch_Port", vec![Condition::uuid(*u)], diff),
+                    ]
+                }
+            }
+        };
+        self.run(ops, dry_run).await?;
+        self.record(Kind::Port, id, Some(revision), dry_run).await?;
+        Ok(counts)
+    }
+}
