@@ -78,6 +78,9 @@ pub enum SyncMode {
     Repair,
 }
 
+/// Who waits for a job's outcome.
+type Waiter = oneshot::Sender<Result<(), String>>;
+
 struct Job {
     kind: Kind,
     id: String,
@@ -244,8 +247,7 @@ impl OvnDriver {
             while let Ok(more) = rx.try_recv() {
                 batch.push(more);
             }
-            let mut merged: Vec<(Kind, String, Vec<oneshot::Sender<Result<(), String>>>)> =
-                Vec::new();
+            let mut merged: Vec<(Kind, String, Vec<Waiter>)> = Vec::new();
             for job in batch {
                 let waiters: Vec<_> = job.done.into_iter().collect();
                 match merged.iter_mut().find(|(k, id, _)| *k == job.kind && *id == job.id) {

@@ -219,12 +219,12 @@ pub fn logical_switch_port(
     let has_dhcp = v4_ref.is_some() || v6_ref.is_some();
     let (addresses, port_security): (Vec<String>, Vec<String>) = if !ty.is_empty() {
         let ps = if port.port_security_enabled && !trusted { vec![all.clone()] } else { vec![] };
-        (vec![all.clone()], ps)
+        (vec![all], ps)
     } else if trusted {
         (vec!["unknown".into()], vec![])
     } else if !port.port_security_enabled {
         if has_dhcp {
-            (vec![all.clone(), "unknown".into()], vec![])
+            (vec![all, "unknown".into()], vec![])
         } else {
             (vec!["unknown".into()], vec![])
         }
@@ -245,7 +245,7 @@ pub fn logical_switch_port(
         }
         let mut ps = vec![own];
         ps.extend(extra_ps);
-        let mut addresses = vec![all.clone()];
+        let mut addresses = vec![all];
         addresses.extend(extra_macs);
         (addresses, ps)
     };
