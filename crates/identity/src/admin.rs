@@ -12,15 +12,17 @@
 //! before the transaction, so the write lock is never held across Argon2.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
+use crate::admin_api::{ProjectDetail, UserDetail};
 use crate::sql::{self, RoleRow};
 use crate::{new_id, now_micros, with_retry, Identity, IdentityError};
 
 /// Longest project name Keystone accepts (characters).
-const MAX_PROJECT_NAME: usize = 64;
+pub(crate) const MAX_PROJECT_NAME: usize = 64;
 
 /// Longest user name Keystone accepts (characters).
-const MAX_USER_NAME: usize = 255;
+pub(crate) const MAX_USER_NAME: usize = 255;
 
 /// Longest password accepted (bytes), Keystone's default `[identity] max_password_length`.
 const MAX_PASSWORD_LEN: usize = 4096;
@@ -71,7 +73,7 @@ impl From<RoleRow> for RoleRecord {
 }
 
 /// A 400 unless `name` has 1 to `max` characters, not all whitespace (Keystone's schema).
-fn check_name(kind: &str, name: &str, max: usize) -> Result<(), IdentityError> {
+pub(crate) fn check_name(kind: &str, name: &str, max: usize) -> Result<(), IdentityError> {
     if name.trim().is_empty() || name.chars().count() > max {
         return Err(IdentityError::BadRequest(format!(
             "Invalid input for field 'name': a {kind} name has 1 to {max} characters, \
@@ -81,24 +83,30 @@ fn check_name(kind: &str, name: &str, max: usize) -> Result<(), IdentityError> {
     Ok(())
 }
 
-fn domain_not_found(domain_id: &str) -> IdentityError {
+/// A 400 unless the password fits Keystone's default length limit.
+pub(crate) fn check_password(password: &str) -> Result<(), IdentityError> {
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(IdentityError::BadRequest(format!(
+            "Invalid input for field 'password': longer than {MAX_PASSWORD_LEN} bytes."
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn domain_not_found(domain_id: &str) -> IdentityError {
     IdentityError::NotFound(format!("Could not find domain: {domain_id}."))
 }
 
-fn duplicate(kind: &str, name: &str, domain_id: &str) -> IdentityError {
+pub(crate) fn duplicate(kind: &str, name: &str, domain_id: &str) -> IdentityError {
     IdentityError::Conflict(format!(
         "Conflict occurred attempting to store {kind} - Duplicate entry found with name {name} \
          at domain ID {domain_id}."
     ))
 }
 
-/// A user row to insert.
-struct NewUser<'a> {
-    id: &'a str,
-    name: &'a str,
-    domain_id: &'a str,
-    password_hash: &'a str,
-    default_project_id: &'a str,
+/// Serialises the `extra` column (a JSON object).
+pub(crate) fn extra_text(extra: &Map<String, Value>) -> String {
+    Value::Object(extra.clone()).to_string()
 }
 
 impl Identity {
@@ -113,44 +121,61 @@ impl Identity {
         domain_id: &str,
         description: &str,
     ) -> Result<ProjectRecord, IdentityError> {
-        check_name("project", name, MAX_PROJECT_NAME)?;
-        let id = new_id();
-        let inserted =
-            with_retry(|| self.project_insert_tx(&id, name, domain_id, description)).await?;
-        if !inserted {
-            return Err(duplicate("project", name, domain_id));
-        }
-        tracing::info!(project = %id, name, domain = domain_id, "project created");
-        Ok(ProjectRecord {
-            id,
+        let project = ProjectDetail {
+            id: new_id(),
             name: name.to_string(),
             domain_id: domain_id.to_string(),
             description: description.to_string(),
             enabled: true,
+            extra: Map::new(),
+        };
+        self.project_insert(&project).await?;
+        Ok(ProjectRecord {
+            id: project.id,
+            name: project.name,
+            domain_id: project.domain_id,
+            description: project.description,
+            enabled: true,
         })
     }
 
-    /// True if the row was inserted, false if the name was taken.
-    async fn project_insert_tx(
+    /// Stores a new top-level project (its parent is its domain). Errors as
+    /// [`Identity::project_create`].
+    pub(crate) async fn project_insert(
         &self,
-        id: &str,
-        name: &str,
-        domain_id: &str,
-        description: &str,
-    ) -> Result<bool, IdentityError> {
+        project: &ProjectDetail,
+    ) -> Result<(), IdentityError> {
+        check_name("project", &project.name, MAX_PROJECT_NAME)?;
+        let inserted = with_retry(|| self.project_insert_tx(project)).await?;
+        if !inserted {
+            return Err(duplicate("project", &project.name, &project.domain_id));
+        }
+        tracing::info!(
+            project = %project.id,
+            name = %project.name,
+            domain = %project.domain_id,
+            "project created"
+        );
+        Ok(())
+    }
+
+    /// True if the row was inserted, false if the name was taken.
+    async fn project_insert_tx(&self, project: &ProjectDetail) -> Result<bool, IdentityError> {
         let mut tx = self.db.begin().await?;
-        if sql::domain_get(&mut *tx, domain_id).await?.is_none() {
-            return Err(domain_not_found(domain_id));
+        if sql::domain_get(&mut *tx, &project.domain_id).await?.is_none() {
+            return Err(domain_not_found(&project.domain_id));
         }
         let inserted = sqlx::query(
             "INSERT INTO identity_projects \
              (id, name, domain_id, parent_id, description, enabled, extra, created_at) \
-             VALUES ($1, $2, $3, $3, $4, 1, '{}', $5) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
-        .bind(id)
-        .bind(name)
-        .bind(domain_id)
-        .bind(description)
+        .bind(&project.id)
+        .bind(&project.name)
+        .bind(&project.domain_id)
+        .bind(&project.description)
+        .bind(i64::from(project.enabled))
+        .bind(extra_text(&project.extra))
         .bind(now_micros())
         .execute(&mut *tx)
         .await?
@@ -177,62 +202,77 @@ impl Identity {
         password: &str,
         default_project_id: Option<&str>,
     ) -> Result<UserRecord, IdentityError> {
-        check_name("user", name, MAX_USER_NAME)?;
-        if password.len() > MAX_PASSWORD_LEN {
-            return Err(IdentityError::BadRequest(format!(
-                "Invalid input for field 'password': longer than {MAX_PASSWORD_LEN} bytes."
-            )));
-        }
-        let default_project_id = default_project_id.filter(|p| !p.is_empty());
-        // Cheap checks first, so that an obvious failure costs no Argon2 hash. The insert
-        // below still decides: another create may win in between.
-        let reader = self.db.reader();
-        if with_retry(|| sql::domain_get(reader, domain_id)).await?.is_none() {
-            return Err(domain_not_found(domain_id));
-        }
-        if with_retry(|| sql::user_by_name(reader, domain_id, name)).await?.is_some() {
-            return Err(duplicate("user", name, domain_id));
-        }
-        let password_hash =
-            if password.is_empty() { String::new() } else { self.passwords.hash(password).await? };
-        let id = new_id();
-        let user = NewUser {
-            id: &id,
-            name,
-            domain_id,
-            password_hash: &password_hash,
-            default_project_id: default_project_id.unwrap_or(""),
-        };
-        if !with_retry(|| self.user_insert_tx(&user)).await? {
-            return Err(duplicate("user", name, domain_id));
-        }
-        tracing::info!(user = %id, name, domain = domain_id, "user created");
-        Ok(UserRecord {
-            id,
+        let user = UserDetail {
+            id: new_id(),
             name: name.to_string(),
             domain_id: domain_id.to_string(),
             enabled: true,
-            default_project_id: default_project_id.map(str::to_string),
+            default_project_id: default_project_id.unwrap_or("").to_string(),
+            description: String::new(),
+            email: String::new(),
+            extra: Map::new(),
+        };
+        self.user_insert(&user, password).await?;
+        Ok(UserRecord {
+            id: user.id,
+            name: user.name,
+            domain_id: user.domain_id,
+            enabled: true,
+            default_project_id: Some(user.default_project_id).filter(|p| !p.is_empty()),
         })
     }
 
+    /// Stores a new user with `password` ('' for none). Errors as [`Identity::user_create`].
+    pub(crate) async fn user_insert(
+        &self,
+        user: &UserDetail,
+        password: &str,
+    ) -> Result<(), IdentityError> {
+        check_name("user", &user.name, MAX_USER_NAME)?;
+        check_password(password)?;
+        // Cheap checks first, so that an obvious failure costs no Argon2 hash. The insert
+        // below still decides: another create may win in between.
+        let reader = self.db.reader();
+        if with_retry(|| sql::domain_get(reader, &user.domain_id)).await?.is_none() {
+            return Err(domain_not_found(&user.domain_id));
+        }
+        if with_retry(|| sql::user_by_name(reader, &user.domain_id, &user.name)).await?.is_some() {
+            return Err(duplicate("user", &user.name, &user.domain_id));
+        }
+        let password_hash =
+            if password.is_empty() { String::new() } else { self.passwords.hash(password).await? };
+        if !with_retry(|| self.user_insert_tx(user, &password_hash)).await? {
+            return Err(duplicate("user", &user.name, &user.domain_id));
+        }
+        tracing::info!(user = %user.id, name = %user.name, domain = %user.domain_id, "user created");
+        Ok(())
+    }
+
     /// True if the row was inserted, false if the name was taken.
-    async fn user_insert_tx(&self, user: &NewUser<'_>) -> Result<bool, IdentityError> {
+    async fn user_insert_tx(
+        &self,
+        user: &UserDetail,
+        password_hash: &str,
+    ) -> Result<bool, IdentityError> {
         let now = now_micros();
         let mut tx = self.db.begin().await?;
-        if sql::domain_get(&mut *tx, user.domain_id).await?.is_none() {
-            return Err(domain_not_found(user.domain_id));
+        if sql::domain_get(&mut *tx, &user.domain_id).await?.is_none() {
+            return Err(domain_not_found(&user.domain_id));
         }
         let inserted = sqlx::query(
             "INSERT INTO identity_users (id, name, domain_id, enabled, password_hash, \
              default_project_id, description, email, extra, created_at, password_changed_at) \
-             VALUES ($1, $2, $3, 1, $4, $5, '', '', '{}', $6, $6) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING",
         )
-        .bind(user.id)
-        .bind(user.name)
-        .bind(user.domain_id)
-        .bind(user.password_hash)
-        .bind(user.default_project_id)
+        .bind(&user.id)
+        .bind(&user.name)
+        .bind(&user.domain_id)
+        .bind(i64::from(user.enabled))
+        .bind(password_hash)
+        .bind(&user.default_project_id)
+        .bind(&user.description)
+        .bind(&user.email)
+        .bind(extra_text(&user.extra))
         .bind(now)
         .execute(&mut *tx)
         .await?

@@ -14,11 +14,13 @@
 //!
 //! The HTTP layer (`api/src/routes/identity.rs`) only extracts headers and bodies and calls
 //! [`Identity::issue_token`], [`Identity::validate_subject`], [`Identity::check_subject`] and
-//! [`Identity::revoke_subject`]; the wire format lives in [`wire`].
+//! [`Identity::revoke_subject`], and for the admin API (§7) [`Identity::authorize_admin`] and
+//! the methods of [`AdminApi`]; the wire format lives in [`wire`].
 //!
 //! This crate knows SQL through the store crate's pools; it knows nothing of HTTP or OVN.
 
 mod admin;
+mod admin_api;
 mod auth;
 mod bootstrap;
 mod error;
@@ -39,6 +41,7 @@ use nt_store::Db;
 use serde_json::Value;
 
 pub use admin::{ProjectRecord, RoleRecord, UserRecord};
+pub use admin_api::{AdminApi, QueryParams};
 pub use auth::UNSUPPORTED_METHOD_MESSAGE;
 pub use bootstrap::BootstrapOutcome;
 pub use error::{error_body, status_title, IdentityError, UNAUTHORIZED_MESSAGE};
@@ -585,12 +588,29 @@ impl Identity {
     }
 
     /// Revokes every token scoped to `project_id` issued until now (project deleted or
-    /// disabled, a role assignment removed).
+    /// disabled).
     pub async fn revoke_project_tokens(&self, project_id: &str) -> Result<(), IdentityError> {
         let now = now_micros();
         self.record_revocation(Revocation {
             kind: RevocationKind::Project,
             subject: project_id.to_string(),
+            issued_before: now,
+            created_at: now,
+        })
+        .await
+    }
+
+    /// Revokes every token of `user_id` scoped to `project_id` issued until now (a role
+    /// assignment of the user on the project removed).
+    pub async fn revoke_assignment_tokens(
+        &self,
+        user_id: &str,
+        project_id: &str,
+    ) -> Result<(), IdentityError> {
+        let now = now_micros();
+        self.record_revocation(Revocation {
+            kind: RevocationKind::Assignment,
+            subject: revocation::assignment_subject(user_id, project_id),
             issued_before: now,
             created_at: now,
         })

@@ -9,7 +9,9 @@
 //! - `user`: every token of this user issued at or before `issued_before` (user deleted,
 //!   disabled, password changed);
 //! - `project`: every token scoped to this project issued at or before `issued_before`
-//!   (project deleted or disabled, an assignment removed).
+//!   (project deleted or disabled);
+//! - `assignment`: every token of one user scoped to one project issued at or before
+//!   `issued_before` (a role assignment removed); the subject is `<user id> <project id>`.
 //!
 //! A server writes the row, then adds it to its own in-memory set at once; other servers merge
 //! the table into theirs on their periodic refresh ([`crate::Identity::refresh`]). Merging is a
@@ -34,6 +36,14 @@ pub(crate) enum RevocationKind {
     User,
     /// All tokens scoped to a project issued up to a time.
     Project,
+    /// All tokens of one user scoped to one project issued up to a time; the subject is
+    /// `<user id> <project id>` ([`assignment_subject`]).
+    Assignment,
+}
+
+/// The subject of an [`RevocationKind::Assignment`] revocation.
+pub(crate) fn assignment_subject(user_id: &str, project_id: &str) -> String {
+    format!("{user_id} {project_id}")
 }
 
 impl RevocationKind {
@@ -42,6 +52,7 @@ impl RevocationKind {
             RevocationKind::Audit => "audit",
             RevocationKind::User => "user",
             RevocationKind::Project => "project",
+            RevocationKind::Assignment => "assignment",
         }
     }
 
@@ -50,6 +61,7 @@ impl RevocationKind {
             "audit" => Some(RevocationKind::Audit),
             "user" => Some(RevocationKind::User),
             "project" => Some(RevocationKind::Project),
+            "assignment" => Some(RevocationKind::Assignment),
             _ => None,
         }
     }
@@ -75,6 +87,8 @@ struct Sets {
     audit: HashMap<[u8; 16], i64>,
     users: HashMap<String, Cutoff>,
     projects: HashMap<String, Cutoff>,
+    /// user id -> project id -> cutoff
+    assignments: HashMap<String, HashMap<String, Cutoff>>,
 }
 
 fn merge_cutoff(map: &mut HashMap<String, Cutoff>, subject: &str, cutoff: Cutoff) {
@@ -106,6 +120,14 @@ impl RevocationList {
             if sets.projects.get(project).is_some_and(|(before, _)| token.issued_at <= *before) {
                 return true;
             }
+            if sets
+                .assignments
+                .get(&token.user_id)
+                .and_then(|projects| projects.get(project))
+                .is_some_and(|(before, _)| token.issued_at <= *before)
+            {
+                return true;
+            }
         }
         false
     }
@@ -127,6 +149,12 @@ impl RevocationList {
                 RevocationKind::Project => {
                     merge_cutoff(&mut sets.projects, &r.subject, (r.issued_before, r.created_at))
                 }
+                RevocationKind::Assignment => {
+                    if let Some((user, project)) = r.subject.split_once(' ') {
+                        let projects = sets.assignments.entry(user.to_string()).or_default();
+                        merge_cutoff(projects, project, (r.issued_before, r.created_at));
+                    }
+                }
             }
         }
     }
@@ -137,12 +165,17 @@ impl RevocationList {
         sets.audit.retain(|_, created| *created >= created_before);
         sets.users.retain(|_, (_, created)| *created >= created_before);
         sets.projects.retain(|_, (_, created)| *created >= created_before);
+        sets.assignments.retain(|_, projects| {
+            projects.retain(|_, (_, created)| *created >= created_before);
+            !projects.is_empty()
+        });
     }
 
     /// Number of entries held (for tests and logs).
     pub(crate) fn len(&self) -> usize {
         let sets = self.sets.read().unwrap_or_else(|e| e.into_inner());
-        sets.audit.len() + sets.users.len() + sets.projects.len()
+        let assignments: usize = sets.assignments.values().map(HashMap::len).sum();
+        sets.audit.len() + sets.users.len() + sets.projects.len() + assignments
     }
 }
 
@@ -272,6 +305,29 @@ mod tests {
             created_at: 50,
         }]);
         assert!(list.is_revoked(&old));
+    }
+
+    #[test]
+    fn assignment_cutoff_hits_one_user_on_one_project() {
+        let list = RevocationList::default();
+        let hit = token("u1", "p1", 100);
+        let same_user_other_project = token("u1", "p2", 100);
+        let other_user_same_project = token("u2", "p1", 100);
+        let later = token("u1", "p1", 300);
+        list.merge(&[Revocation {
+            kind: RevocationKind::Assignment,
+            subject: assignment_subject("u1", "p1"),
+            issued_before: 200,
+            created_at: 200,
+        }]);
+        assert!(list.is_revoked(&hit));
+        assert!(!list.is_revoked(&same_user_other_project));
+        assert!(!list.is_revoked(&other_user_same_project));
+        assert!(!list.is_revoked(&later));
+        assert_eq!(list.len(), 1);
+        list.prune(201);
+        assert_eq!(list.len(), 0);
+        assert!(!list.is_revoked(&hit));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod errors;
 mod harness;
 mod identity;
+mod identity_admin;
 mod networks;
 mod ports;
 mod subnets;
