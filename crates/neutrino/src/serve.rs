@@ -118,10 +118,9 @@ fn write_clouds_yaml(path: &Path, public_url: &str, password: &str) -> anyhow::R
 }
 
 /// The configured mechanism drivers in order, and the OVN driver among them if enabled.
-fn mechanism_drivers(
-    config: &Config,
-    db: &Db,
-) -> anyhow::Result<(Vec<Arc<dyn MechanismDriver>>, Option<OvnDriver>)> {
+type Drivers = (Vec<Arc<dyn MechanismDriver>>, Option<OvnDriver>);
+
+fn mechanism_drivers(config: &Config, db: &Db) -> anyhow::Result<Drivers> {
     let mut drivers: Vec<Arc<dyn MechanismDriver>> = Vec::new();
     let mut ovn = None;
     for name in &config.core.ml2.mechanism_drivers {
@@ -144,8 +143,13 @@ fn mechanism_drivers(
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (config, db, identity) = open(&args).await?;
     bootstrap_identity(&config, &identity).await?;
-    let core = Core::new(db, config.core.clone(), mechanism_drivers(&config)?)
-        .map_err(anyhow::Error::msg)?;
+    let (drivers, ovn) = mechanism_drivers(&config, &db)?;
+    let mut core_config = config.core.clone();
+    core_config.metadata_port = ovn.is_some() && config.ovn.metadata_enabled;
+    let core = Arc::new(Core::new(db, core_config, drivers).map_err(anyhow::Error::msg)?);
+    if let Some(ovn) = &ovn {
+        ovn.attach(&core);
+    }
     let identity = Arc::new(identity);
     tokio::spawn(identity.clone().refresh_task(Duration::from_secs(5)));
     let state = AppState {
@@ -204,17 +208,6 @@ pub async fn db_upgrade(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redact_hides_database_passwords() {
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
-    }
-}
-
 /// `neutrino ovn-sync`: compares (and with `repair` fixes) the NB DB against the database.
 pub async fn ovn_sync(args: ServeArgs, mode: &str) -> anyhow::Result<()> {
     let config = Config::load(&args)?;
@@ -246,4 +239,15 @@ pub async fn ovn_sync(args: ServeArgs, mode: &str) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_database_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
+    }
 }

@@ -186,8 +186,11 @@ pub fn dhcp_options(
 pub struct PortInputs<'a> {
     /// The network's subnets.
     pub subnets: &'a [Subnet],
-    /// DHCP_Options row of each subnet that has one.
-    pub dhcp_rows: BTreeMap<String, Uuid>,
+    /// The DHCPv4 row the LSP refers to (a subnet row, a per-port row, or a named uuid of a
+    /// per-port row inserted in the same transaction).
+    pub dhcp_v4: Option<Atom>,
+    /// The DHCPv6 row the LSP refers to.
+    pub dhcp_v6: Option<Atom>,
     /// `external_ids` of the LSP in NB, whose keys owned by other writers are kept.
     pub existing_external_ids: Option<&'a Value>,
 }
@@ -215,7 +218,8 @@ pub fn logical_switch_port(
         .chain(ips.iter().copied())
         .collect::<Vec<_>>()
         .join(" ");
-    let (v4_ref, v6_ref) = if trusted { (None, None) } else { dhcp_refs(port, inputs) };
+    let (v4_ref, v6_ref) =
+        if trusted { (None, None) } else { (inputs.dhcp_v4.clone(), inputs.dhcp_v6.clone()) };
     let has_dhcp = v4_ref.is_some() || v6_ref.is_some();
     let (addresses, port_security): (Vec<String>, Vec<String>) = if !ty.is_empty() {
         let ps = if port.port_security_enabled && !trusted { vec![all.clone()] } else { vec![] };
@@ -292,8 +296,8 @@ pub fn logical_switch_port(
     if ty.is_empty() && !port.binding_host_id.is_empty() {
         options.insert("requested-chassis", port.binding_host_id.clone());
     }
-    let opt_ref = |r: Option<Uuid>| match r {
-        Some(u) => Value::set([u]),
+    let opt_ref = |r: Option<Atom>| match r {
+        Some(a) => Value::Set([a].into_iter().collect()),
         None => Value::empty_set(),
     };
     [
@@ -311,26 +315,155 @@ pub fn logical_switch_port(
     .collect()
 }
 
-/// The DHCP rows a port refers to: its first IPv4 subnet with a row, and its IPv6 subnet with
-/// a row (stateful preferred).
-fn dhcp_refs(port: &Port, inputs: &PortInputs<'_>) -> (Option<Uuid>, Option<Uuid>) {
+/// The subnets whose DHCP rows a port refers to: its first IPv4 subnet with a row, and its
+/// IPv6 subnet with a row (stateful preferred). `has_row` tells which subnets have one.
+pub fn dhcp_subnets<'s>(
+    port: &Port,
+    subnets: &'s [Subnet],
+    has_row: impl Fn(&str) -> bool,
+) -> (Option<&'s Subnet>, Option<&'s Subnet>) {
     let mut v4 = None;
-    let mut v6: Option<(Uuid, bool)> = None;
+    let mut v6: Option<(&Subnet, bool)> = None;
     for f in &port.fixed_ips {
-        let Some(subnet) = inputs.subnets.iter().find(|s| s.id == f.subnet_id) else { continue };
-        let Some(row) = inputs.dhcp_rows.get(&subnet.id) else { continue };
+        let Some(subnet) = subnets.iter().find(|s| s.id == f.subnet_id) else { continue };
+        if !has_row(&subnet.id) {
+            continue;
+        }
         if subnet.ip_version == 4 {
-            v4 = v4.or(Some(*row));
+            v4 = v4.or(Some(subnet));
         } else {
             let stateful = subnet.ipv6_address_mode.as_deref() == Some("dhcpv6-stateful");
             match v6 {
                 Some((_, true)) => {}
                 Some((_, false)) if !stateful => {}
-                _ => v6 = Some((*row, stateful)),
+                _ => v6 = Some((subnet, stateful)),
             }
         }
     }
-    (v4, v6.map(|(u, _)| u))
+    (v4, v6.map(|(s, _)| s))
+}
+
+/// How an extra DHCP option is written in OVN: its OVN name and value shape.
+enum OptShape {
+    Plain,
+    Quoted,
+    List,
+}
+
+/// OVN's name for a Neutron extra DHCP option (by name or number), per family.
+fn ovn_option(name: &str, version: u8) -> Option<(&'static str, OptShape)> {
+    use OptShape::*;
+    let v4 = [
+        (&["router", "3"][..], "router", Plain),
+        (&["dns-server", "6"], "dns_server", List),
+        (&["log-server", "7"], "log_server", List),
+        (&["lpr-server", "9"], "lpr_server", List),
+        (&["domain-name", "15"], "domain_name", Quoted),
+        (&["swap-server", "16"], "swap_server", Plain),
+        (&["ip-forward-enable", "19"], "ip_forward_enable", Plain),
+        (&["policy-filter", "21"], "policy_filter", List),
+        (&["default-ttl", "23"], "default_ttl", Plain),
+        (&["mtu", "26"], "mtu", Plain),
+        (&["router-discovery", "31"], "router_discovery", Plain),
+        (&["router-solicitation", "32"], "router_solicitation", Plain),
+        (&["arp-timeout", "35"], "arp_cache_timeout", Plain),
+        (&["ethernet-encap", "36"], "ethernet_encap", Plain),
+        (&["tcp-ttl", "37"], "tcp_ttl", Plain),
+        (&["tcp-keepalive", "38"], "tcp_keepalive_interval", Plain),
+        (&["nis-server", "41"], "nis_server", List),
+        (&["ntp-server", "42"], "ntp_server", List),
+        (&["netbios-ns", "44"], "netbios_name_server", List),
+        (&["netbios-nodetype", "46"], "netbios_node_type", Plain),
+        (&["lease-time", "51"], "lease_time", Plain),
+        (&["T1", "58"], "T1", Plain),
+        (&["T2", "59"], "T2", Plain),
+        (&["tftp-server", "66"], "tftp_server", Quoted),
+        (&["bootfile-name", "67"], "bootfile_name", Quoted),
+        (&["domain-search", "119"], "domain_search_list", Quoted),
+        (&["classless-static-route", "121"], "classless_static_route", List),
+        (&["tftp-server-address", "150"], "tftp_server_address", Plain),
+        (&["wpad", "252"], "wpad", Quoted),
+        (&["server-ip-address", "255"], "next_server", Plain),
+    ];
+    let v6 = [
+        (&["dns-server", "23"][..], "dns_server", List),
+        (&["domain-search", "24"], "domain_search", Quoted),
+    ];
+    let table: &[(&[&str], &'static str, OptShape)] = if version == 4 { &v4 } else { &v6 };
+    table.iter().find(|(names, _, _)| names.contains(&name)).map(|(_, ovn, shape)| {
+        let shape = match shape {
+            Plain => Plain,
+            Quoted => Quoted,
+            List => List,
+        };
+        (*ovn, shape)
+    })
+}
+
+/// True when the port asks for no DHCP on `version` (`dhcp_disabled=true`).
+pub fn dhcp_disabled(port: &Port, version: u8) -> bool {
+    port.extra_dhcp_opts.iter().any(|o| {
+        o.ip_version == version
+            && o.opt_name == "dhcp_disabled"
+            && o.opt_value.as_deref() == Some("true")
+    })
+}
+
+/// The per-port DHCP_Options row of a port with extra options for `version` (§6.4): the
+/// subnet row with the port's options merged over it and `external_ids:port_id`. `None` when
+/// the port has no (known) extra options for that family.
+pub fn port_dhcp_options(subnet_row: &Row, port: &Port, version: u8) -> Option<Row> {
+    let mut options: BTreeMap<String, String> = subnet_row
+        .get("options")
+        .and_then(Value::as_map)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut any = false;
+    for opt in port
+        .extra_dhcp_opts
+        .iter()
+        .filter(|o| o.ip_version == version && o.opt_name != "dhcp_disabled")
+    {
+        let Some((name, shape)) = ovn_option(&opt.opt_name, version) else {
+            tracing::warn!(port = %port.id, option = %opt.opt_name, "extra DHCP option unknown to OVN; ignored");
+            continue;
+        };
+        let Some(value) = &opt.opt_value else {
+            options.remove(name);
+            any = true;
+            continue;
+        };
+        let value = match shape {
+            OptShape::Plain => value.clone(),
+            OptShape::Quoted => format!("\"{value}\""),
+            OptShape::List if value.starts_with('{') => value.clone(),
+            OptShape::List => format!("{{{value}}}"),
+        };
+        options.insert(name.to_string(), value);
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    let mut ext: BTreeMap<String, String> = subnet_row
+        .get("external_ids")
+        .and_then(Value::as_map)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    ext.insert(PORT_ID.to_string(), port.id.clone());
+    let mut row = Row::new();
+    row.insert("cidr".into(), subnet_row.get("cidr").cloned().unwrap_or_else(|| s("")));
+    row.insert("options".into(), Value::map(options));
+    row.insert("external_ids".into(), Value::map(ext));
+    Some(row)
 }
 
 #[cfg(test)]
@@ -439,7 +572,8 @@ mod tests {
         let dhcp: Uuid = "60000000-0000-4000-8000-000000000001".parse().unwrap();
         let inputs = PortInputs {
             subnets: &subnets,
-            dhcp_rows: [(subnets[0].id.clone(), dhcp)].into_iter().collect(),
+            dhcp_v4: Some(Atom::Uuid(dhcp)),
+            dhcp_v6: None,
             existing_external_ids: None,
         };
         let mut p = port();
@@ -480,5 +614,34 @@ mod tests {
         assert_eq!(lsp["type"].as_str(), Some("localport"));
         assert!(lsp["dhcpv4_options"].elements().is_empty(), "network:* ports get no DHCP");
         assert_eq!(lsp["external_ids"].map_get(MTU).and_then(Atom::as_str), Some("1442"));
+    }
+
+    #[test]
+    fn extra_dhcp_options_make_a_per_port_row() {
+        let cfg = TranslateConfig { dhcp_lease_time: 43200 };
+        let subnet_row =
+            dhcp_options(&subnet(), &network(), 2, None, None, &cfg, || "fa:16:3e:aa:bb:cc".into());
+        let mut p = port();
+        assert!(port_dhcp_options(&subnet_row, &p, 4).is_none());
+        p.extra_dhcp_opts = serde_json::from_value(json!([
+            {"opt_name": "mtu", "opt_value": "1400", "ip_version": 4},
+            {"opt_name": "67", "opt_value": "pxelinux.0", "ip_version": 4},
+            {"opt_name": "no-such-option", "opt_value": "x", "ip_version": 4}]))
+        .unwrap();
+        let row = port_dhcp_options(&subnet_row, &p, 4).unwrap();
+        let opt = |k: &str| row["options"].map_get(k).and_then(Atom::as_str).map(String::from);
+        assert_eq!(opt("mtu").as_deref(), Some("1400"));
+        assert_eq!(opt("bootfile_name").as_deref(), Some("\"pxelinux.0\""));
+        assert_eq!(opt("router").as_deref(), Some("10.0.0.1"), "subnet options are kept");
+        assert_eq!(
+            row["external_ids"].map_get(PORT_ID).and_then(Atom::as_str),
+            Some(p.id.as_str())
+        );
+        assert!(!dhcp_disabled(&p, 4));
+        p.extra_dhcp_opts = serde_json::from_value(
+            json!([{"opt_name": "dhcp_disabled", "opt_value": "true", "ip_version": 4}]),
+        )
+        .unwrap();
+        assert!(dhcp_disabled(&p, 4));
     }
 }

@@ -384,8 +384,19 @@ impl Writer {
                 }
             }
         };
+        let changed = !ops.is_empty();
         self.run(ops, dry_run).await?;
         self.record(Kind::Subnet, id, Some(revision), dry_run).await?;
+        if changed && !created && !dry_run {
+            // Per-port rows copy the subnet's options: derive them again.
+            let owners: Vec<String> =
+                rows.iter().filter_map(|(_, r)| ext(r, PORT_ID).map(String::from)).collect();
+            for port_id in owners {
+                if let Err(e) = Box::pin(self.reconcile(Kind::Port, &port_id, false)).await {
+                    tracing::warn!(port = %port_id, error = %e, "per-port DHCP row not updated");
+                }
+            }
+        }
         if created && !dry_run {
             // Ports on the subnet now get their DHCP reference.
             for p in ports_of_network(self.db.reader(), &subnet.network_id).await? {
@@ -417,6 +428,15 @@ impl Writer {
         let stored = port_get(self.db.reader(), id).await?;
         let port: Option<Port> = stored.as_ref().map(parse).transpose()?;
         let Some(port) = port.filter(|p| p.device_owner != "network:floatingip") else {
+            let own_rows = self.nb.monitor.with_cache(|c| {
+                c.table("DHCP_Options").filter(|(_, r)| ext(r, PORT_ID) == Some(id)).count()
+            });
+            if own_rows > 0 {
+                let marker =
+                    Condition::includes("external_ids", Value::map([(PORT_ID, id.to_string())]));
+                self.run(vec![Operation::delete("DHCP_Options", vec![marker])], dry_run).await?;
+                counts.deleted += own_rows as u64;
+            }
             if let Some((u, row)) = &existing {
                 let ls = ext(row, NETWORK_NAME)
                     .and_then(|n| n.strip_prefix("neutron-"))
@@ -455,17 +475,75 @@ impl Writer {
             .iter()
             .map(parse)
             .collect::<Result<_, _>>()?;
-        let mut dhcp_rows = BTreeMap::new();
+        // Subnet-wide DHCP rows of the network's subnets, and this port's own rows (§6.4).
+        let mut subnet_rows: BTreeMap<String, (Uuid, Row)> = BTreeMap::new();
+        let mut own_rows: Vec<(Uuid, Row)> = Vec::new();
         for s in &subnets {
-            if let Some((u, _)) =
-                self.dhcp_rows_of(&s.id).into_iter().find(|(_, r)| ext(r, PORT_ID).is_none())
-            {
-                dhcp_rows.insert(s.id.clone(), u);
+            for (u, r) in self.dhcp_rows_of(&s.id) {
+                match ext(&r, PORT_ID) {
+                    None => {
+                        subnet_rows.insert(s.id.clone(), (u, r));
+                    }
+                    Some(p) if p == id => own_rows.push((u, r)),
+                    Some(_) => {}
+                }
             }
         }
+        let trusted = port.device_owner.starts_with("network:");
+        let (s4, s6) = if trusted {
+            (None, None)
+        } else {
+            translate::dhcp_subnets(&port, &subnets, |sid| subnet_rows.contains_key(sid))
+        };
+        let mut pre_ops = Vec::new();
+        let mut kept_rows: Vec<Uuid> = Vec::new();
+        let mut refs: [Option<Atom>; 2] = [None, None];
+        for (slot, (version, subnet)) in [(4u8, s4), (6u8, s6)].into_iter().enumerate() {
+            let Some(subnet) = subnet else { continue };
+            if translate::dhcp_disabled(&port, version) {
+                continue;
+            }
+            let (subnet_uuid, subnet_row) = &subnet_rows[&subnet.id];
+            let own = own_rows.iter().find(|(_, r)| ext(r, SUBNET_ID) == Some(subnet.id.as_str()));
+            refs[slot] = Some(match translate::port_dhcp_options(subnet_row, &port, version) {
+                None => Atom::Uuid(*subnet_uuid),
+                Some(per_port) => {
+                    let per_port = self.nb.normalize("DHCP_Options", per_port)?;
+                    match own {
+                        Some((u, ex)) => {
+                            kept_rows.push(*u);
+                            let diff = differing(&per_port, ex);
+                            if !diff.is_empty() {
+                                pre_ops.push(Operation::update(
+                                    "DHCP_Options",
+                                    vec![Condition::uuid(*u)],
+                                    diff,
+                                ));
+                                counts.updated += 1;
+                            }
+                            Atom::Uuid(*u)
+                        }
+                        None => {
+                            let name = format!("dhcp{version}");
+                            pre_ops.push(
+                                Operation::insert("DHCP_Options", per_port).with_uuid_name(&name),
+                            );
+                            counts.created += 1;
+                            Atom::named_uuid(name)
+                        }
+                    }
+                }
+            });
+        }
+        for (u, _) in own_rows.iter().filter(|(u, _)| !kept_rows.contains(u)) {
+            pre_ops.push(Operation::delete("DHCP_Options", vec![Condition::uuid(*u)]));
+            counts.deleted += 1;
+        }
+        let [dhcp_v4, dhcp_v6] = refs;
         let inputs = PortInputs {
             subnets: &subnets,
-            dhcp_rows,
+            dhcp_v4,
+            dhcp_v6,
             existing_external_ids: existing.as_ref().and_then(|(_, r)| r.get("external_ids")),
         };
         let desired = translate::logical_switch_port(&port, &net, revision, &inputs);
@@ -500,7 +578,16 @@ impl Writer {
                 }
             }
         };
-        self.run(ops, dry_run).await?;
+        // Per-port DHCP rows go in the same transaction as the LSP that refers to them, so
+        // no orphan survives a failure.
+        let mut all = ops;
+        if !pre_ops.is_empty() {
+            let guard_at = usize::from(!all.is_empty() && existing.is_some());
+            let tail = all.split_off(guard_at);
+            all.extend(pre_ops);
+            all.extend(tail);
+        }
+        self.run(all, dry_run).await?;
         self.record(Kind::Port, id, Some(revision), dry_run).await?;
         Ok(counts)
     }

@@ -330,3 +330,94 @@ async fn ports_created_while_nb_is_down_reach_it_when_it_returns() {
         assert_eq!(lsps.matches(p.as_str()).count(), 1, "no duplicates");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extra_dhcp_options_get_a_per_port_row() {
+    if !ovn_available() {
+        return;
+    }
+    let ovn = OvnCentral::start();
+    let n = Neutrino::start(&ovn).await;
+    let (net, subnet) = n.network_with_subnet("10.0.0.0/24").await;
+    let port = n
+        .port(json!({"network_id": net, "extra_dhcp_opts": [
+            {"opt_name": "mtu", "opt_value": "1400"}, {"opt_name": "bootfile-name", "opt_value": "pxelinux.0"}]}))
+        .await;
+    let pid = port["id"].as_str().unwrap();
+    let subnet_row = ovn.nbctl(&[
+        "--bare",
+        "--columns=_uuid",
+        "find",
+        "DHCP_Options",
+        &format!("external_ids:subnet_id={subnet}"),
+        "external_ids:port_id!=x",
+    ]);
+    let own = ovn.nbctl(&[
+        "--bare",
+        "--columns=_uuid",
+        "find",
+        "DHCP_Options",
+        &format!("external_ids:port_id={pid}"),
+    ]);
+    let own = own.trim().to_string();
+    assert!(!own.is_empty(), "per-port row exists; subnet rows: {subnet_row}");
+    assert_eq!(ovn.nbctl(&["get", "Logical_Switch_Port", pid, "dhcpv4_options"]).trim(), own);
+    let options = ovn.nbctl(&["get", "DHCP_Options", &own, "options"]);
+    for want in ["mtu=\"1400\"", "bootfile_name=\"\\\"pxelinux.0\\\"\"", "router=\"10.0.0.1\""] {
+        assert!(options.contains(want), "{want} missing in {options}");
+    }
+    n.core
+        .subnet_update(&n.admin, &subnet, &json!({"dns_nameservers": ["9.9.9.9"]}), None)
+        .await
+        .unwrap();
+    let options = ovn.nbctl(&["get", "DHCP_Options", &own, "options"]);
+    assert!(options.contains("{9.9.9.9}"), "per-port rows follow their subnet: {options}");
+    n.core.port_update(&n.admin, pid, &json!({"extra_dhcp_opts": []}), None).await.unwrap();
+    let left = ovn.nbctl(&[
+        "--bare",
+        "--columns=_uuid",
+        "find",
+        "DHCP_Options",
+        &format!("external_ids:port_id={pid}"),
+    ]);
+    assert_eq!(left.trim(), "", "no options, no per-port row");
+    let subnet_uuid = ovn.nbctl(&[
+        "--bare",
+        "--columns=_uuid",
+        "find",
+        "DHCP_Options",
+        &format!("external_ids:subnet_id={subnet}"),
+    ]);
+    assert_eq!(
+        ovn.nbctl(&["get", "Logical_Switch_Port", pid, "dhcpv4_options"]).trim(),
+        subnet_uuid.trim()
+    );
+    n.core
+        .port_update(
+            &n.admin,
+            pid,
+            &json!({"extra_dhcp_opts": [{"opt_name": "dhcp_disabled", "opt_value": "true"}]}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ovn.nbctl(&["get", "Logical_Switch_Port", pid, "dhcpv4_options"]).trim(), "[]");
+    n.core
+        .port_update(
+            &n.admin,
+            pid,
+            &json!({"extra_dhcp_opts": [{"opt_name": "ntp-server", "opt_value": "10.0.0.5"}]}),
+            None,
+        )
+        .await
+        .unwrap();
+    n.core.port_delete(&n.admin, pid, None).await.unwrap();
+    let left = ovn.nbctl(&[
+        "--bare",
+        "--columns=_uuid",
+        "find",
+        "DHCP_Options",
+        &format!("external_ids:port_id={pid}"),
+    ]);
+    assert_eq!(left.trim(), "", "deleting the port deletes its row");
+}
