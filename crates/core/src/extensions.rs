@@ -28,6 +28,12 @@ pub fn extension(alias: &str) -> Option<Extension> {
 
 const EXTENSIONS: &[Extension] = &[
     Extension {
+        alias: "agent",
+        name: "agent",
+        description: "The agent management extension.",
+        updated: "2013-02-03T10:00:00-00:00",
+    },
+    Extension {
         alias: "allowed-address-pairs",
         name: "Allowed Address Pairs",
         description: "Provides allowed address pairs",

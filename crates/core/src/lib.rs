@@ -10,6 +10,7 @@
 //!
 //! This crate knows neither HTTP nor SQL details nor OVSDB.
 
+pub mod agents;
 pub mod config;
 mod context;
 pub mod extensions;
@@ -98,6 +99,7 @@ pub struct Core {
     types: TypeManager,
     mech: MechanismManager,
     base_mac: MacAddr,
+    agent_sources: std::sync::RwLock<Vec<Arc<dyn agents::AgentSource>>>,
 }
 
 impl Core {
@@ -110,7 +112,14 @@ impl Core {
         let types = TypeManager::new(&config.ml2)?;
         let base_mac: MacAddr =
             config.base_mac.parse().map_err(|e| format!("invalid base_mac: {e}"))?;
-        Ok(Core { db, config, types, mech: MechanismManager::new(mechanism_drivers), base_mac })
+        Ok(Core {
+            db,
+            config,
+            types,
+            mech: MechanismManager::new(mechanism_drivers),
+            base_mac,
+            agent_sources: Default::default(),
+        })
     }
 
     /// The database.

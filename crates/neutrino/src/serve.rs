@@ -149,6 +149,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let core = Arc::new(Core::new(db, core_config, drivers).map_err(anyhow::Error::msg)?);
     if let Some(ovn) = &ovn {
         ovn.attach(&core);
+        core.add_agent_source(Arc::new(ovn.clone()));
     }
     let identity = Arc::new(identity);
     tokio::spawn(identity.clone().refresh_task(Duration::from_secs(5)));

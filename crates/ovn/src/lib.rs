@@ -14,6 +14,8 @@
 
 pub mod names;
 pub mod nb;
+mod nb_codegen;
+pub mod nb_tables;
 pub mod translate;
 pub mod writer;
 
@@ -68,6 +70,9 @@ impl Default for OvnConfig {
         }
     }
 }
+
+/// How often chassis liveness is probed (`NB_Global.nb_cfg` bump).
+const LIVENESS_PROBE: Duration = Duration::from_secs(30);
 
 /// `ovn-sync` modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +199,7 @@ impl OvnDriver {
                             ("Logical_Switch", MonitorRequest::all()),
                             ("Logical_Switch_Port", MonitorRequest::all()),
                             ("DHCP_Options", MonitorRequest::all()),
+                            ("NB_Global", MonitorRequest::columns(["nb_cfg", "sb_cfg", "hv_cfg"])),
                         ],
                     )
                     .await?;
@@ -226,7 +232,11 @@ impl OvnDriver {
         let Some((client, slot)) = &self.shared.sb else { return };
         loop {
             if client.wait_connected(None).await.is_ok() {
-                match client.monitor(SB, [("Chassis", MonitorRequest::all())]).await {
+                let tables = [
+                    ("Chassis", MonitorRequest::all()),
+                    ("Chassis_Private", MonitorRequest::all()),
+                ];
+                match client.monitor(SB, tables).await {
                     Ok(m) => {
                         let _ = slot.set(m);
                         return;
@@ -360,7 +370,22 @@ impl OvnDriver {
         }
         let period = Duration::from_secs(self.shared.config.maintenance_interval_secs.max(1));
         let mut full = true;
+        let mut last_probe: Option<std::time::Instant> = None;
         loop {
+            if client.has_lock(MAINTENANCE_LOCK)
+                && last_probe.is_none_or(|t| t.elapsed() >= LIVENESS_PROBE)
+            {
+                // Chassis answer by copying nb_cfg into Chassis_Private: that is their liveness.
+                let bump = nt_ovsdb::Operation::mutate(
+                    "NB_Global",
+                    vec![],
+                    vec![nt_ovsdb::Mutation::add("nb_cfg", Value::Atom(Atom::Integer(1)))],
+                );
+                if let Err(e) = client.transact(NB, vec![bump]).await {
+                    tracing::debug!(error = %e, "liveness probe not sent");
+                }
+                last_probe = Some(std::time::Instant::now());
+            }
             if client.has_lock(MAINTENANCE_LOCK) {
                 let result = if full {
                     self.sync(SyncMode::Repair).await
@@ -524,4 +549,93 @@ tracked! {
     create_subnet_postcommit, update_subnet_postcommit, delete_subnet_postcommit, SubnetContext, Kind::Subnet;
     create_port_precommit, update_port_precommit, delete_port_precommit,
     create_port_postcommit, update_port_postcommit, delete_port_postcommit, PortContext, Kind::Port;
+}
+
+impl nt_core::agents::AgentSource for OvnDriver {
+    /// OVN controllers as agents (SB `Chassis`), alive when their `Chassis_Private.nb_cfg`
+    /// has caught up with the last liveness probe, as upstream's OVN driver reports them.
+    fn agents(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        let Some((_, slot)) = &self.shared.sb else { return vec![] };
+        let Some(sb) = slot.get() else { return vec![] };
+        let nb_cfg = self
+            .writer()
+            .map(|w| {
+                w.nb.monitor.with_cache(|c| {
+                    c.table("NB_Global")
+                        .next()
+                        .and_then(|(_, r)| r.get("nb_cfg"))
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0)
+                })
+            })
+            .unwrap_or(0);
+        sb.with_cache(|c| {
+            c.table("Chassis")
+                .map(|(_, chassis)| {
+                    let text = |row: &nt_ovsdb::Row, col: &str| {
+                        row.get(col).and_then(Value::as_str).unwrap_or("").to_string()
+                    };
+                    let name = text(chassis, "name");
+                    let private = c
+                        .table("Chassis_Private")
+                        .map(|(_, r)| r)
+                        .find(|r| text(r, "name") == name);
+                    let alive = private.is_some_and(|p| {
+                        p.get("nb_cfg").and_then(Value::as_i64).unwrap_or(0) + 1 >= nb_cfg
+                    });
+                    let heartbeat = private
+                        .and_then(|p| p.get("nb_cfg_timestamp").and_then(Value::as_i64))
+                        .filter(|ms| *ms > 0)
+                        .and_then(chrono_like)
+                        .unwrap_or_default();
+                    let other = |key: &str| {
+                        chassis
+                            .get("other_config")
+                            .and_then(|o| o.map_get(key))
+                            .or_else(|| chassis.get("external_ids").and_then(|o| o.map_get(key)))
+                            .and_then(Atom::as_str)
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    let cms = other("ovn-cms-options");
+                    let gateway = cms.split(',').any(|o| o.trim() == "enable-chassis-as-gw");
+                    let agent_type = if gateway {
+                        "OVN Controller Gateway agent"
+                    } else {
+                        "OVN Controller agent"
+                    };
+                    serde_json::json!({
+                        "id": name,
+                        "agent_type": agent_type,
+                        "binary": "ovn-controller",
+                        "host": text(chassis, "hostname"),
+                        "topic": "n/a",
+                        "admin_state_up": true,
+                        "alive": alive,
+                        "availability_zone": "",
+                        "description": "",
+                        "heartbeat_timestamp": heartbeat,
+                        "created_at": heartbeat,
+                        "started_at": heartbeat,
+                        "resources_synced": null,
+                        "configurations": {
+                            "chassis_name": name,
+                            "bridge-mappings": other("ovn-bridge-mappings"),
+                            "datapath-type": other("datapath-type"),
+                            "iface-types": other("iface-types"),
+                            "ovn-cms-options": cms,
+                        },
+                    })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default()
+                })
+                .collect()
+        })
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` of a Unix time in milliseconds, as upstream shows agent timestamps.
+fn chrono_like(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }

@@ -5,6 +5,7 @@
 //! No I/O lives here: no tokio, no SQL, no HTTP. The crate is shared by the server, the CLI
 //! and (later) the host agent.
 
+pub mod agent;
 pub mod attr;
 mod error;
 pub mod net;

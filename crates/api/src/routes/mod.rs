@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-pub use resources::{Collection, Networks, Ports, Subnets};
+pub use resources::{Agents, Collection, Networks, Ports, Subnets};
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::router::<Networks>())
         .merge(resources::router::<Subnets>())
         .merge(resources::router::<Ports>())
+        .merge(resources::read_only_router::<Agents>())
         .merge(identity::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

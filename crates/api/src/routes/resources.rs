@@ -169,6 +169,68 @@ collection!(
     port_delete
 );
 
+/// `/v2.0/agents`: list and show only.
+#[derive(Debug)]
+pub struct Agents;
+
+fn read_only() -> Error {
+    Error::new(
+        nt_types::ErrorKind::MethodNotAllowed,
+        "HTTPMethodNotAllowed",
+        "The method is not allowed for the requested URL.",
+    )
+}
+
+impl Collection for Agents {
+    const SINGULAR: &'static str = "agent";
+    const PLURAL: &'static str = "agents";
+    const ATTRS: &'static [Attr] = nt_types::agent::ATTRS;
+    const SPECIAL_FILTERS: &'static [&'static str] = &[];
+    const TAGGED: TaggedResource = TaggedResource::Network;
+
+    async fn create<'a>(_: &'a Core, _: &'a OpContext, _: &'a [Value]) -> Views {
+        Err(read_only())
+    }
+    fn list<'a>(
+        core: &'a Core,
+        ctx: &'a OpContext,
+        q: &'a ListQuery,
+        sink: &'a mut ViewSink<'a>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        core.agent_list(ctx, q, sink)
+    }
+    fn show<'a>(
+        core: &'a Core,
+        ctx: &'a OpContext,
+        id: &'a str,
+    ) -> impl Future<Output = View> + Send + 'a {
+        core.agent_show(ctx, id)
+    }
+    async fn update<'a>(
+        _: &'a Core,
+        _: &'a OpContext,
+        _: &'a str,
+        _: &'a Value,
+        _: Option<i64>,
+    ) -> View {
+        Err(read_only())
+    }
+    async fn delete<'a>(
+        _: &'a Core,
+        _: &'a OpContext,
+        _: &'a str,
+        _: Option<i64>,
+    ) -> Result<(), Error> {
+        Err(read_only())
+    }
+}
+
+/// Routes of a collection that is only read.
+pub fn read_only_router<C: Collection>() -> Router<AppState> {
+    let base = format!("/v2.0/{}", C::PLURAL);
+    Router::new().route(&base, get(list::<C>)).route(&format!("{base}/{{id}}"), get(show::<C>))
+}
+
 /// The routes of one collection.
 pub fn router<C: Collection>() -> Router<AppState> {
     let base = format!("/v2.0/{}", C::PLURAL);

@@ -165,3 +165,16 @@ async fn invalid_ids_and_addresses_are_400_not_500() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.error_type(), "NetworkNotFound");
 }
+
+#[tokio::test]
+async fn agents_are_listed_only_from_backends_and_not_writable() {
+    let app = TestApp::new().await;
+    let r = app.get("/v2.0/agents", &app.admin).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!({"agents": []})));
+    let r = app.get("/v2.0/agents/nope", &app.admin).await;
+    assert_eq!((r.status, r.error_type()), (StatusCode::NOT_FOUND, "AgentNotFound"));
+    let r = app.post("/v2.0/agents", &app.admin, json!({"agent": {}})).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    let r = app.get("/v2.0/extensions/agent", &app.admin).await;
+    assert_eq!(r.body["extension"]["name"], "agent");
+}

@@ -204,6 +204,7 @@ impl Neutrino {
         let drivers: Vec<Arc<dyn MechanismDriver>> = vec![Arc::new(driver.clone())];
         let core = Arc::new(Core::new(db, core_config, drivers).unwrap());
         driver.attach(&core);
+        core.add_agent_source(Arc::new(driver.clone()));
         Neutrino { core, driver, admin: OpContext::admin("p1"), _dir: dir }
     }
 

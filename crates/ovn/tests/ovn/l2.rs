@@ -421,3 +421,54 @@ async fn extra_dhcp_options_get_a_per_port_row() {
     ]);
     assert_eq!(left.trim(), "", "deleting the port deletes its row");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chassis_are_listed_as_agents_to_admins_only() {
+    if !ovn_available() {
+        return;
+    }
+    let ovn = OvnCentral::start();
+    let n = Neutrino::start(&ovn).await;
+    ovn.sbctl(&["chassis-add", "gw1", "geneve", "127.0.0.1"]);
+    ovn.sbctl(&[
+        "set",
+        "Chassis",
+        "gw1",
+        "hostname=host-1",
+        "other_config:ovn-cms-options=enable-chassis-as-gw",
+        "other_config:ovn-bridge-mappings=public:br-ex",
+    ]);
+    let query = nt_types::query::ListQuery::default();
+    let list = |ctx: nt_core::OpContext| {
+        let core = n.core.clone();
+        let query = query.clone();
+        async move {
+            let mut out = Vec::new();
+            core.agent_list(&ctx, &query, &mut |v| out.push(v)).await.unwrap();
+            out
+        }
+    };
+    let agents = eventually(10, || {
+        let a = futures_lite(list(n.admin.clone()));
+        (!a.is_empty()).then_some(a)
+    })
+    .await;
+    assert_eq!(agents[0]["id"], "gw1");
+    assert_eq!(agents[0]["host"], "host-1");
+    assert_eq!(agents[0]["agent_type"], "OVN Controller Gateway agent");
+    assert_eq!(agents[0]["binary"], "ovn-controller");
+    assert_eq!(agents[0]["configurations"]["bridge-mappings"], "public:br-ex");
+    assert_eq!(agents[0]["alive"], false, "no Chassis_Private: no ovn-controller answering");
+    let member =
+        nt_core::OpContext { roles: vec!["member".into(), "reader".into()], ..n.admin.clone() };
+    assert!(list(member.clone()).await.is_empty());
+    assert!(n.core.agent_show(&member, "gw1").await.is_err());
+    assert_eq!(n.core.agent_show(&n.admin, "gw1").await.unwrap()["host"], "host-1");
+    let port = n
+        .port(json!({"network_id": n.network(json!({})).await["id"], "binding:host_id": "host-1"}))
+        .await;
+    assert_eq!(port["binding:vif_type"], "ovs", "a host with a chassis binds");
+    let unbound =
+        n.port(json!({"network_id": port["network_id"], "binding:host_id": "nowhere"})).await;
+    assert_eq!(unbound["binding:vif_type"], "binding_failed");
+}
