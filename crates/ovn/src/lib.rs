@@ -71,6 +71,9 @@ impl Default for OvnConfig {
     }
 }
 
+/// Most jobs written in one NB transaction.
+const MAX_BATCH: usize = 128;
+
 /// How often chassis liveness is probed (`NB_Global.nb_cfg` bump).
 const LIVENESS_PROBE: Duration = Duration::from_secs(30);
 
@@ -250,12 +253,16 @@ impl OvnDriver {
         }
     }
 
-    /// Applies jobs one after the other; duplicates queued meanwhile are merged.
+    /// Applies jobs: whatever queued up while the last transaction was in flight (up to
+    /// [`MAX_BATCH`]) is merged (duplicates once) and written as one transaction.
     async fn write_loop(self, mut rx: mpsc::UnboundedReceiver<Job>) {
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
-            while let Ok(more) = rx.try_recv() {
-                batch.push(more);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
             }
             let mut merged: Vec<(Kind, String, Vec<Waiter>)> = Vec::new();
             for job in batch {
@@ -265,11 +272,17 @@ impl OvnDriver {
                     None => merged.push((job.kind, job.id, waiters)),
                 }
             }
-            for (kind, id, waiters) in merged {
-                let result = match self.writer() {
-                    Some(w) => w.reconcile(kind, &id, false).await.map(|_| ()),
-                    None => Err("NB not connected; left to maintenance".to_string()),
-                };
+            let jobs: Vec<(Kind, String)> =
+                merged.iter().map(|(k, id, _)| (*k, id.clone())).collect();
+            // Everything queued while the previous transaction was in flight goes out as one.
+            let results = match self.writer() {
+                Some(w) => w.reconcile_many(&jobs).await,
+                None => jobs
+                    .iter()
+                    .map(|_| Err("NB not connected; left to maintenance".to_string()))
+                    .collect(),
+            };
+            for ((kind, id, waiters), result) in merged.into_iter().zip(results) {
                 if let Err(e) = &result {
                     tracing::warn!(?kind, id, error = %e, "NB write deferred");
                 }
@@ -305,11 +318,6 @@ impl OvnDriver {
 
     async fn apply_status(&self, row: &nt_ovsdb::Row) {
         let Some((port, status)) = Self::port_status_of(row) else { return };
-        eprintln!(
-            "DEBUG status {port} {status} up={:?} enabled={:?}",
-            row.get("up"),
-            row.get("enabled")
-        );
         let Some(core) = self.shared.core.get().and_then(Weak::upgrade) else { return };
         if let Err(e) = core.port_status_set(&port, status).await {
             tracing::warn!(port, status, error = %e, "port status not recorded");

@@ -785,7 +785,7 @@ mod tests {
             external_ids: pairs([("neutron:provnet-network-type", "vlan")]),
             ..Default::default()
         };
-        let row = round_trip(&schema, &lsp);
+        let written = round_trip(&schema, &lsp);
         // The same columns built by hand the way translate.rs does, untyped: normalizing them
         // gives what to_row writes, and from_row reads them as they are.
         let by_hand = row([
@@ -802,12 +802,12 @@ mod tests {
         ]);
         for (column, value) in &by_hand {
             let normalized = lsp_table.column_type(column).unwrap().normalize(value.clone());
-            assert_eq!(row.get(column), Some(&normalized.unwrap()), "{column}");
+            assert_eq!(written.get(column), Some(&normalized.unwrap()), "{column}");
         }
         assert_eq!(LogicalSwitchPort::from_row(&by_hand).unwrap(), lsp);
-        assert_eq!(row["tag_request"], Value::set([100]));
-        assert_eq!(row["up"], Value::empty_set());
-        assert_eq!(row["type"], Value::from("localnet"));
+        assert_eq!(written["tag_request"], Value::set([100]));
+        assert_eq!(written["up"], Value::empty_set());
+        assert_eq!(written["type"], Value::from("localnet"));
 
         let acl = Acl {
             name: Some("sg-rule-1".into()),

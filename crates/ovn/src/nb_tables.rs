@@ -520,7 +520,7 @@ pub struct LogicalRouterPort {
     pub mac: String,
     /// `name`: string.
     pub name: String,
-    /// `networks`: set of string, at least 1 elements.
+    /// `networks`: set of string, at least 1 element.
     pub networks: BTreeSet<String>,
     /// `options`: map from string to string.
     pub options: BTreeMap<String, String>,

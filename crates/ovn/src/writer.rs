@@ -105,6 +105,30 @@ impl From<nt_store::StoreError> for Failure {
 
 type Step = Result<Counts, Failure>;
 
+/// NB operations gathered for one transaction, and what to do once it commits.
+#[derive(Debug, Default)]
+struct Plan {
+    ops: Vec<Operation>,
+    /// `(kind, id, revision)`: revision NB holds after commit (`None`: resource gone).
+    records: Vec<(Kind, String, Option<i64>)>,
+    /// Resources to write after this one.
+    after: Vec<(Kind, String)>,
+    /// Distinguishes named uuids of several resources in one transaction.
+    tag: usize,
+    dry_run: bool,
+}
+
+impl Plan {
+    fn new(dry_run: bool) -> Plan {
+        Plan { dry_run, ..Plan::default() }
+    }
+
+    /// A named uuid unique within the transaction.
+    fn name(&self, base: &str) -> String {
+        format!("{base}{}", self.tag)
+    }
+}
+
 fn parse<T: serde::de::DeserializeOwned>(row: &nt_store::ResourceRow) -> Result<T, Failure> {
     serde_json::from_value(row.body.clone())
         .map_err(|e| Failure::Other(format!("stored {}: {e}", row.id)))
@@ -153,13 +177,44 @@ impl Writer {
         }
     }
 
+    /// Adds the NB changes of one resource to `plan`.
+    async fn plan(&self, kind: Kind, id: &str, plan: &mut Plan) -> Step {
+        match kind {
+            Kind::Network => self.network(id, plan).await,
+            Kind::Subnet => self.subnet(id, plan).await,
+            Kind::Port => self.port(id, plan).await,
+        }
+    }
+
+    /// Sends a plan as one transaction, then records the revisions NB now holds and runs the
+    /// follow-ups.
+    async fn execute(&self, plan: Plan) -> Result<(), Failure> {
+        self.run(plan.ops, plan.dry_run).await?;
+        if plan.dry_run {
+            return Ok(());
+        }
+        let pool = self.db.writer();
+        for (kind, id, revision) in plan.records {
+            match revision {
+                Some(r) => ovn_revision_written(pool, kind.resource_type(), &id, r).await?,
+                None => ovn_revision_forget(pool, kind.resource_type(), &id).await?,
+            }
+        }
+        for (kind, id) in plan.after {
+            if let Err(e) = Box::pin(self.reconcile(kind, &id, false)).await {
+                tracing::warn!(?kind, id, error = %e, "follow-up NB write deferred");
+            }
+        }
+        Ok(())
+    }
+
     /// Brings the NB rows of one resource in step with our database.
     pub async fn reconcile(&self, kind: Kind, id: &str, dry_run: bool) -> Result<Counts, String> {
         for _ in 0..5 {
-            let step = match kind {
-                Kind::Network => self.network(id, dry_run).await,
-                Kind::Subnet => self.subnet(id, dry_run).await,
-                Kind::Port => self.port(id, dry_run).await,
+            let mut plan = Plan::new(dry_run);
+            let step = match self.plan(kind, id, &mut plan).await {
+                Ok(counts) => self.execute(plan).await.map(|()| counts),
+                Err(e) => Err(e),
             };
             match step {
                 Ok(c) => return Ok(c),
@@ -170,22 +225,28 @@ impl Writer {
         Err(format!("{kind:?} {id}: NB kept changing under us; left to maintenance"))
     }
 
-    async fn record(
-        &self,
-        kind: Kind,
-        id: &str,
-        revision: Option<i64>,
-        dry_run: bool,
-    ) -> Result<(), Failure> {
-        if dry_run {
-            return Ok(());
+    /// Writes several resources in one NB transaction; if any part cannot be planned or the
+    /// transaction loses a race, each resource is written on its own instead.
+    pub async fn reconcile_many(&self, jobs: &[(Kind, String)]) -> Vec<Result<(), String>> {
+        if jobs.len() > 1 {
+            let mut plan = Plan::new(false);
+            let mut planned = true;
+            for (tag, (kind, id)) in jobs.iter().enumerate() {
+                plan.tag = tag;
+                if self.plan(*kind, id, &mut plan).await.is_err() {
+                    planned = false;
+                    break;
+                }
+            }
+            if planned && self.execute(plan).await.is_ok() {
+                return jobs.iter().map(|_| Ok(())).collect();
+            }
         }
-        let pool = self.db.writer();
-        match revision {
-            Some(r) => ovn_revision_written(pool, kind.resource_type(), id, r).await?,
-            None => ovn_revision_forget(pool, kind.resource_type(), id).await?,
+        let mut results = Vec::with_capacity(jobs.len());
+        for (kind, id) in jobs {
+            results.push(self.reconcile(*kind, id, false).await.map(|_| ()));
         }
-        Ok(())
+        results
     }
 
     fn lsp_by_name(&self, name: &str) -> Option<(Uuid, Row)> {
@@ -204,20 +265,17 @@ impl Writer {
         })
     }
 
-    async fn network(&self, id: &str, dry_run: bool) -> Step {
+    async fn network(&self, id: &str, plan: &mut Plan) -> Step {
         let uuid = uuid_of(id)?;
         let existing = self.nb.monitor.with_cache(|c| c.get("Logical_Switch", &uuid).cloned());
         let mut counts = Counts::default();
         let Some(stored) = network_get(self.db.reader(), id).await? else {
             if existing.is_some() {
-                self.run(
-                    vec![Operation::delete("Logical_Switch", vec![Condition::uuid(uuid)])],
-                    dry_run,
-                )
-                .await?;
+                plan.ops
+                    .extend(vec![Operation::delete("Logical_Switch", vec![Condition::uuid(uuid)])]);
                 counts.deleted += 1;
             }
-            self.record(Kind::Network, id, None, dry_run).await?;
+            plan.records.push((Kind::Network, id.to_string(), None));
             return Ok(counts);
         };
         let net: Network = parse(&stored)?;
@@ -233,11 +291,12 @@ impl Writer {
                 let mut ls = ls_row;
                 if let Some(ln) = localnet {
                     ops.push(
-                        Operation::insert("Logical_Switch_Port", ln).with_uuid_name("localnet"),
+                        Operation::insert("Logical_Switch_Port", ln)
+                            .with_uuid_name(plan.name("localnet")),
                     );
                     ls.insert(
                         "ports".into(),
-                        Value::Set([Atom::named_uuid("localnet")].into_iter().collect()),
+                        Value::Set([Atom::named_uuid(plan.name("localnet"))].into_iter().collect()),
                     );
                     counts.created += 1;
                 }
@@ -261,12 +320,16 @@ impl Writer {
                 match (localnet, localnet_existing) {
                     (Some(ln), None) => {
                         ops.push(
-                            Operation::insert("Logical_Switch_Port", ln).with_uuid_name("localnet"),
+                            Operation::insert("Logical_Switch_Port", ln)
+                                .with_uuid_name(plan.name("localnet")),
                         );
                         ops.push(Operation::mutate(
                             "Logical_Switch",
                             vec![Condition::uuid(uuid)],
-                            vec![Mutation::insert("ports", Value::named_uuid("localnet"))],
+                            vec![Mutation::insert(
+                                "ports",
+                                Value::named_uuid(plan.name("localnet")),
+                            )],
                         ));
                         counts.created += 1;
                     }
@@ -293,12 +356,12 @@ impl Writer {
                 }
             }
         }
-        self.run(ops, dry_run).await?;
-        self.record(Kind::Network, id, Some(revision), dry_run).await?;
+        plan.ops.extend(ops);
+        plan.records.push((Kind::Network, id.to_string(), Some(revision)));
         Ok(counts)
     }
 
-    async fn subnet(&self, id: &str, dry_run: bool) -> Step {
+    async fn subnet(&self, id: &str, plan: &mut Plan) -> Step {
         let rows = self.dhcp_rows_of(id);
         let existing = rows.iter().find(|(_, r)| ext(r, PORT_ID).is_none()).cloned();
         let mut counts = Counts::default();
@@ -313,11 +376,11 @@ impl Writer {
                         Value::map([(SUBNET_ID, id.to_string())]),
                     )],
                 )];
-                self.run(ops, dry_run).await?;
+                plan.ops.extend(ops);
                 counts.deleted += rows.len() as u64;
             }
             let revision = stored.as_ref().map(|s| s.revision_number);
-            self.record(Kind::Subnet, id, revision, dry_run).await?;
+            plan.records.push((Kind::Subnet, id.to_string(), revision));
             return Ok(counts);
         };
         let revision = stored.as_ref().map(|s| s.revision_number).unwrap_or(0);
@@ -385,25 +448,19 @@ impl Writer {
             }
         };
         let changed = !ops.is_empty();
-        self.run(ops, dry_run).await?;
-        self.record(Kind::Subnet, id, Some(revision), dry_run).await?;
-        if changed && !created && !dry_run {
+        plan.ops.extend(ops);
+        // Subnet changes bump the network's revision; its switch records it.
+        counts += Box::pin(self.network(&subnet.network_id, plan)).await?;
+        plan.records.push((Kind::Subnet, id.to_string(), Some(revision)));
+        if changed && !created {
             // Per-port rows copy the subnet's options: derive them again.
-            let owners: Vec<String> =
-                rows.iter().filter_map(|(_, r)| ext(r, PORT_ID).map(String::from)).collect();
-            for port_id in owners {
-                if let Err(e) = Box::pin(self.reconcile(Kind::Port, &port_id, false)).await {
-                    tracing::warn!(port = %port_id, error = %e, "per-port DHCP row not updated");
-                }
-            }
+            let owners = rows.iter().filter_map(|(_, r)| ext(r, PORT_ID).map(String::from));
+            plan.after.extend(owners.map(|p| (Kind::Port, p)));
         }
-        if created && !dry_run {
+        if created {
             // Ports on the subnet now get their DHCP reference.
-            for p in ports_of_network(self.db.reader(), &subnet.network_id).await? {
-                if let Err(e) = Box::pin(self.reconcile(Kind::Port, &p.id, false)).await {
-                    tracing::warn!(port = %p.id, error = %e, "port not updated after its subnet's DHCP row");
-                }
-            }
+            let ports = ports_of_network(self.db.reader(), &subnet.network_id).await?;
+            plan.after.extend(ports.into_iter().map(|p| (Kind::Port, p.id)));
         }
         Ok(counts)
     }
@@ -422,7 +479,7 @@ impl Writer {
         Ok(None)
     }
 
-    async fn port(&self, id: &str, dry_run: bool) -> Step {
+    async fn port(&self, id: &str, plan: &mut Plan) -> Step {
         let existing = self.lsp_by_name(id);
         let mut counts = Counts::default();
         let stored = port_get(self.db.reader(), id).await?;
@@ -434,7 +491,7 @@ impl Writer {
             if own_rows > 0 {
                 let marker =
                     Condition::includes("external_ids", Value::map([(PORT_ID, id.to_string())]));
-                self.run(vec![Operation::delete("DHCP_Options", vec![marker])], dry_run).await?;
+                plan.ops.push(Operation::delete("DHCP_Options", vec![marker]));
                 counts.deleted += own_rows as u64;
             }
             if let Some((u, row)) = &existing {
@@ -447,24 +504,19 @@ impl Writer {
                         vec![Condition::uuid(ls)],
                         vec![Mutation::delete("ports", Value::uuid(*u))],
                     );
-                    self.run(vec![op], dry_run).await?;
+                    plan.ops.push(op);
                     counts.deleted += 1;
                 }
             }
-            self.record(Kind::Port, id, stored.map(|s| s.revision_number), dry_run).await?;
+            plan.records.push((Kind::Port, id.to_string(), stored.map(|s| s.revision_number)));
             return Ok(counts);
         };
         let revision = stored.as_ref().map(|s| s.revision_number).unwrap_or(0);
         let ls = uuid_of(&port.network_id)?;
         if !self.nb.monitor.with_cache(|c| c.get("Logical_Switch", &ls).is_some()) {
             // The switch comes first; if it cannot be written now, maintenance retries both.
-            counts += Box::pin(self.network(&port.network_id, dry_run)).await?;
-            if !dry_run && !self.nb.monitor.with_cache(|c| c.get("Logical_Switch", &ls).is_some()) {
-                return Err(Failure::Other(format!(
-                    "switch of network {} missing in NB",
-                    port.network_id
-                )));
-            }
+            // Written in the same transaction, before the port.
+            counts += Box::pin(self.network(&port.network_id, plan)).await?;
         }
         let Some(net_row) = network_get(self.db.reader(), &port.network_id).await? else {
             return Ok(counts);
@@ -524,7 +576,7 @@ impl Writer {
                             Atom::Uuid(*u)
                         }
                         None => {
-                            let name = format!("dhcp{version}");
+                            let name = plan.name(&format!("dhcp{version}"));
                             pre_ops.push(
                                 Operation::insert("DHCP_Options", per_port).with_uuid_name(&name),
                             );
@@ -554,11 +606,12 @@ impl Writer {
                 counts.created += 1;
                 vec![
                     absent("Logical_Switch_Port", "name", &name),
-                    Operation::insert("Logical_Switch_Port", desired).with_uuid_name("lsp"),
+                    Operation::insert("Logical_Switch_Port", desired)
+                        .with_uuid_name(plan.name("lsp")),
                     Operation::mutate(
                         "Logical_Switch",
                         vec![Condition::uuid(ls)],
-                        vec![Mutation::insert("ports", Value::named_uuid("lsp"))],
+                        vec![Mutation::insert("ports", Value::named_uuid(plan.name("lsp")))],
                     ),
                 ]
             }
@@ -587,8 +640,8 @@ impl Writer {
             all.extend(pre_ops);
             all.extend(tail);
         }
-        self.run(all, dry_run).await?;
-        self.record(Kind::Port, id, Some(revision), dry_run).await?;
+        plan.ops.extend(all);
+        plan.records.push((Kind::Port, id.to_string(), Some(revision)));
         Ok(counts)
     }
 }
