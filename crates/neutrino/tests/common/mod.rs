@@ -65,6 +65,11 @@ impl Server {
     /// Start a server on a free port using `workdir`'s state directory and wait until it is ready.
     /// Starting again on the same `Workdir` reuses the state (the restart case).
     pub fn start(workdir: &mut Workdir, password: &str) -> Server {
+        Self::start_with_env(workdir, password, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables (e.g. `NEUTRINO_*` settings).
+    pub fn start_with_env(workdir: &mut Workdir, password: &str, env: &[(&str, String)]) -> Server {
         workdir.starts += 1;
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
@@ -78,6 +83,9 @@ impl Server {
             if key.to_string_lossy().starts_with("NEUTRINO_") {
                 cmd.env_remove(key);
             }
+        }
+        for (key, value) in env {
+            cmd.env(key, value);
         }
         let child = cmd
             .arg("serve")

@@ -503,3 +503,27 @@ async fn concurrent_creates_are_coalesced_and_all_reach_nb_once() {
         "every port written at its revision"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_that_comes_up_while_nb_is_away_turns_active_after_the_reconnect() {
+    if !ovn_available() {
+        return;
+    }
+    let mut ovn = OvnCentral::start();
+    let n = Neutrino::start(&ovn).await;
+    let (net, _) = n.network_with_subnet("10.0.0.0/24").await;
+    let port = n.port(json!({"network_id": net})).await;
+    let pid = port["id"].as_str().unwrap().to_string();
+    ovn.sync_sb();
+    ovn.sbctl(&["chassis-add", "ch1", "geneve", "127.0.0.1"]);
+    ovn.stop_nb();
+    // While NB is down the binding happens; northd writes `up` once NB is back, and our
+    // replica only learns it through the re-sync after reconnecting.
+    ovn.sbctl(&["lsp-bind", &pid, "ch1"]);
+    ovn.start_nb(false);
+    loop_status(&n, &pid, "ACTIVE").await;
+    ovn.stop_nb();
+    ovn.sbctl(&["lsp-unbind", &pid]);
+    ovn.start_nb(false);
+    loop_status(&n, &pid, "DOWN").await;
+}
