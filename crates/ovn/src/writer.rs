@@ -308,6 +308,11 @@ impl Writer {
                     return Ok(counts);
                 }
                 let diff = differing(&ls_row, &ex);
+                if ext(&ls_row, MTU) != ext(&ex, MTU) {
+                    // The MTU is also a DHCP option of every subnet.
+                    let subnets = subnets_of_network(self.db.reader(), id).await?;
+                    plan.after.extend(subnets.into_iter().map(|s| (Kind::Subnet, s.id)));
+                }
                 if !diff.is_empty() {
                     ops.push(guard("Logical_Switch", "name", &ex["name"], revision_of(&ex)));
                     ops.push(Operation::update(
@@ -494,11 +499,18 @@ impl Writer {
                 plan.ops.push(Operation::delete("DHCP_Options", vec![marker]));
                 counts.deleted += own_rows as u64;
             }
-            if let Some((u, row)) = &existing {
-                let ls = ext(row, NETWORK_NAME)
-                    .and_then(|n| n.strip_prefix("neutron-"))
-                    .and_then(|n| Uuid::parse_str(n).ok());
-                if let Some(ls) = ls {
+            if let Some((u, _)) = &existing {
+                // The switch that holds the port: removing it from `ports` deletes the row.
+                let holder = self.nb.monitor.with_cache(|c| {
+                    c.table("Logical_Switch")
+                        .find(|(_, r)| {
+                            r.get("ports").is_some_and(|p| {
+                                p.elements().iter().any(|a| a.as_uuid() == Some(*u))
+                            })
+                        })
+                        .map(|(ls, _)| *ls)
+                });
+                if let Some(ls) = holder {
                     let op = Operation::mutate(
                         "Logical_Switch",
                         vec![Condition::uuid(ls)],

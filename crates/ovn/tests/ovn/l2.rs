@@ -527,3 +527,74 @@ async fn a_port_that_comes_up_while_nb_is_away_turns_active_after_the_reconnect(
     ovn.start_nb(false);
     loop_status(&n, &pid, "DOWN").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_updates_reach_the_switch_and_dhcp_mtu() {
+    if !ovn_available() {
+        return;
+    }
+    let ovn = OvnCentral::start();
+    let n = Neutrino::start(&ovn).await;
+    let (net, subnet) = n.network_with_subnet("10.0.0.0/24").await;
+    let updated = n
+        .core
+        .network_update(&n.admin, &net, &json!({"name": "renamed", "mtu": 1400}), None)
+        .await
+        .unwrap();
+    let ls = format!("neutron-{net}");
+    let ext = ovn.nbctl(&["get", "Logical_Switch", &ls, "external_ids"]);
+    assert!(ext.contains("\"neutron:network_name\"=renamed"), "{ext}");
+    assert!(ext.contains("\"neutron:mtu\"=\"1400\""), "{ext}");
+    assert!(
+        ext.contains(&format!("\"neutron:revision_number\"=\"{}\"", updated["revision_number"])),
+        "{ext}"
+    );
+    // The MTU is a DHCP option too: the subnet's row follows the network.
+    let dhcp = ovn.nbctl(&[
+        "--bare",
+        "--columns=options",
+        "find",
+        "DHCP_Options",
+        &format!("external_ids:subnet_id={subnet}"),
+    ]);
+    assert!(dhcp.contains("mtu=1400"), "{dhcp}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repair_deletes_rows_we_own_whose_resource_is_gone() {
+    if !ovn_available() {
+        return;
+    }
+    let ovn = OvnCentral::start();
+    let n = Neutrino::start(&ovn).await;
+    let (net, _) = n.network_with_subnet("10.0.0.0/24").await;
+    let ls = format!("neutron-{net}");
+    ovn.nbctl(&[
+        "lsp-add",
+        &ls,
+        "ghost-port",
+        "--",
+        "set",
+        "Logical_Switch_Port",
+        "ghost-port",
+        "external_ids:\"neutron:port_name\"=ghost",
+    ]);
+    ovn.nbctl(&["lsp-add", &ls, "foreign-port"]);
+    ovn.nbctl(&[
+        "ls-add",
+        "neutron-ghost",
+        "--",
+        "set",
+        "Logical_Switch",
+        "neutron-ghost",
+        "external_ids:\"neutron:network_name\"=ghost",
+    ]);
+    let report = n.driver.sync(SyncMode::Log).await.unwrap();
+    assert!(report.deleted >= 2, "{report:?}");
+    assert!(ovn.nbctl(&["lsp-list", &ls]).contains("ghost-port"), "log mode changes nothing");
+    n.driver.sync(SyncMode::Repair).await.unwrap();
+    let lsps = ovn.nbctl(&["lsp-list", &ls]);
+    assert!(!lsps.contains("ghost-port"), "{lsps}");
+    assert!(lsps.contains("foreign-port"), "rows without our marker stay: {lsps}");
+    assert!(!ovn.nbctl(&["ls-list"]).contains("neutron-ghost"));
+}
