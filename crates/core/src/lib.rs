@@ -20,6 +20,7 @@ pub mod ml2;
 mod networks;
 mod ports;
 mod render;
+pub mod security_groups;
 mod subnets;
 pub mod tags;
 

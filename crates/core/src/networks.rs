@@ -132,6 +132,10 @@ impl Core {
         let created = retrying!(self.network_create_once(&mut items))?;
         let mut views = Vec::with_capacity(created.len());
         for c in &created {
+            // As upstream: a project's first network brings its default security group.
+            if let Err(e) = self.security_group_default(&c.current.project_id).await {
+                tracing::warn!(project = %c.current.project_id, error = %e, "default security group not created");
+            }
             self.mech.create_network_postcommit(c).await;
             self.metadata_port_after(&c.current.id).await;
             views.push(render::network(&c.current, c.revision_number, vec![], ctx));

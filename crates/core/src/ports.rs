@@ -11,6 +11,7 @@ use nt_store::ports::{
     ip_allocate, ip_release, ips_of_subnet, ips_taken_among, mac_in_use, port_delete, port_get,
     port_insert, port_list_raw, port_update, PortKeys,
 };
+use nt_store::security_groups::port_groups_set;
 use nt_store::subnets::subnets_of_network;
 use nt_store::{ResourceRow, Scope, StoreError, Tx};
 use nt_types::attr::{check_body, Op};
@@ -92,6 +93,28 @@ impl Core {
         Ok(())
     }
 
+    /// The security groups a port gets: those asked for (checked), or else the project's
+    /// default group when port security is on and the port is not a `network:*` port.
+    async fn port_groups(&self, ctx: &OpContext, port: &Port, asked: Option<&Value>) -> Result<Vec<String>, Error> {
+        match asked {
+            Some(Value::Array(list)) => {
+                let ids: Vec<String> = list.iter().filter_map(Value::as_str).map(String::from).collect();
+                if !ids.is_empty() && !port.port_security_enabled {
+                    return Err(Error::new(
+                        ErrorKind::BadRequest,
+                        "PortSecurityAndIPRequiredForSecurityGroups",
+                        "Port security must be enabled and port must have an IP address in order to use security groups.",
+                    ));
+                }
+                self.port_groups_check(ctx, &port.project_id, &ids).await
+            }
+            _ if port.port_security_enabled && !port.device_owner.starts_with("network:") => {
+                Ok(vec![self.security_group_default(&port.project_id).await?])
+            }
+            _ => Ok(vec![]),
+        }
+    }
+
     fn apply_binding(&self, port: &mut Port, network: &Network) {
         if port.binding_host_id.is_empty() {
             port.binding_vif_type = "unbound".into();
@@ -138,11 +161,6 @@ impl Core {
     ) -> Result<(Port, AddressRequest, bool), Error> {
         let port_security_enabled =
             get_bool(attrs, "port_security_enabled").unwrap_or(network.port_security_enabled);
-        if let Some(Value::Array(groups)) = attrs.get("security_groups") {
-            if let Some(first) = groups.first().and_then(Value::as_str) {
-                return Err(Error::not_found("SecurityGroup", first));
-            }
-        }
         let explicit_mac = attrs.get("mac_address").is_some_and(|v| !v.is_null());
         let now = time::now();
         let mut port = Port {
@@ -209,7 +227,8 @@ impl Core {
                 return Err(Error::policy("create_port"));
             }
             self.check_owner_only(ctx, &network, &attrs, "create")?;
-            let (port, request, explicit_mac) = self.parse_new_port(ctx, &attrs, &network)?;
+            let (mut port, request, explicit_mac) = self.parse_new_port(ctx, &attrs, &network)?;
+            port.security_groups = self.port_groups(ctx, &port, attrs.get("security_groups")).await?;
             items.push((port, request, explicit_mac, network));
         }
         let created = retrying!(self.port_create_once(&items))?;
@@ -247,6 +266,7 @@ impl Core {
                 body: Value::Object(to_map(&port)),
             };
             port_insert(&mut tx, &row, keys(&port)).await?;
+            port_groups_set(&mut tx, &port.id, &port.security_groups).await?;
             for ip in &port.fixed_ips {
                 ip_allocate(&mut tx, &port.network_id, &ip.subnet_id, &ip.ip_address, &port.id)
                     .await?;
@@ -333,12 +353,11 @@ impl Core {
             return Err(Error::policy("update_port"));
         }
         self.check_owner_only(ctx, &network, &attrs, "update")?;
-        if let Some(Value::Array(groups)) = attrs.get("security_groups") {
-            if let Some(first) = groups.first().and_then(Value::as_str) {
-                return Err(Error::not_found("SecurityGroup", first));
-            }
-        }
-        let c = retrying!(self.port_update_once(id, &attrs, if_match, &network))?;
+        let groups = match attrs.get("security_groups") {
+            Some(v) => Some(self.port_groups(ctx, &port, Some(v)).await?),
+            None => None,
+        };
+        let c = retrying!(self.port_update_once(id, &attrs, if_match, &network, groups.as_deref()))?;
         self.mech.update_port_postcommit(&c).await;
         Ok(render::port(&c.current, c.revision_number, ctx))
     }
@@ -349,6 +368,7 @@ impl Core {
         attrs: &Map<String, Value>,
         if_match: Option<i64>,
         network: &Network,
+        groups: Option<&[String]>,
     ) -> Result<PortContext, TxError> {
         let mut tx = self.db().begin().await?;
         let row = port_get(&mut *tx, id).await?.ok_or_else(|| Error::not_found("Port", id))?;
@@ -372,6 +392,24 @@ impl Core {
         }
         if let Some(v) = get_bool(attrs, "port_security_enabled") {
             port.port_security_enabled = v;
+        }
+        if let Some(groups) = groups {
+            port.security_groups = groups.to_vec();
+        }
+        if !port.port_security_enabled && !port.security_groups.is_empty() {
+            if groups.is_some_and(|g| !g.is_empty()) {
+                return Err(Error::new(
+                    ErrorKind::BadRequest,
+                    "PortSecurityAndIPRequiredForSecurityGroups",
+                    "Port security must be enabled and port must have an IP address in order to use security groups.",
+                )
+                .into());
+            }
+            return Err(Error::conflict(
+                "PortSecurityPortHasSecurityGroup",
+                "Port has security group associated. Cannot disable port security or IP address until security group is removed.",
+            )
+            .into());
         }
         if let Some(v) = attrs.get("extra_dhcp_opts") {
             port.extra_dhcp_opts = serde_json::from_value(v.clone()).unwrap_or_default();
@@ -451,6 +489,9 @@ impl Core {
             ..row.clone()
         };
         port_update(&mut tx, &new_row, keys(&port), row.revision_number).await?;
+        if port.security_groups != original.security_groups {
+            port_groups_set(&mut tx, &port.id, &port.security_groups).await?;
+        }
         let c = PortContext {
             current: port,
             original: Some(original),

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use nt_store::networks::{network_get, network_update, NetworkFlags};
 use nt_store::ports::{port_get, port_update, PortKeys};
+use nt_store::security_groups::{security_group_get, security_group_update};
 use nt_store::subnets::{subnet_get, subnet_update};
 use nt_store::{ResourceRow, StoreError};
 use nt_types::network::Network;
@@ -25,6 +26,8 @@ pub enum TaggedResource {
     Subnet,
     /// `/v2.0/ports/{id}/tags`.
     Port,
+    /// `/v2.0/security-groups/{id}/tags`.
+    SecurityGroup,
 }
 
 impl TaggedResource {
@@ -33,6 +36,7 @@ impl TaggedResource {
             TaggedResource::Network => "Network",
             TaggedResource::Subnet => "Subnet",
             TaggedResource::Port => "Port",
+            TaggedResource::SecurityGroup => "SecurityGroup",
         }
     }
 }
@@ -80,6 +84,7 @@ impl Core {
             TaggedResource::Network => self.network_show(ctx, id).await?,
             TaggedResource::Subnet => self.subnet_show(ctx, id).await?,
             TaggedResource::Port => self.port_show(ctx, id).await?,
+            TaggedResource::SecurityGroup => self.security_group_show(ctx, id).await?,
         };
         let tags = serde_json::from_value(view.get("tags").cloned().unwrap_or(Value::Null))
             .unwrap_or_default();
@@ -135,6 +140,7 @@ impl Core {
             TaggedResource::Network => network_get(&mut *tx, id).await?,
             TaggedResource::Subnet => subnet_get(&mut *tx, id).await?,
             TaggedResource::Port => port_get(&mut *tx, id).await?,
+            TaggedResource::SecurityGroup => security_group_get(&mut *tx, id).await?,
         }
         .ok_or_else(|| Error::not_found(kind.name(), id))?;
         check_if_match(None, row.revision_number)?;
@@ -198,6 +204,9 @@ impl Core {
                 network_update(&mut tx, &new_row, flags, row.revision_number).await?;
             }
             TaggedResource::Subnet => subnet_update(&mut tx, &new_row, row.revision_number).await?,
+            TaggedResource::SecurityGroup => {
+                security_group_update(&mut tx, &new_row, row.revision_number).await?
+            }
             TaggedResource::Port => {
                 let port: Port = from_row(&row)?;
                 let keys = PortKeys {

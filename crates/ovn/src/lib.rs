@@ -14,6 +14,7 @@
 
 pub mod names;
 pub mod nb;
+pub mod security;
 mod nb_codegen;
 pub mod nb_tables;
 pub mod translate;
@@ -23,7 +24,9 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use nt_core::ml2::{MechanismDriver, NetworkContext, PortBinding, PortContext, SubnetContext};
+use nt_core::ml2::{
+    MechanismDriver, NetworkContext, PortBinding, PortContext, SecurityGroupContext, SubnetContext,
+};
 use nt_core::{Core, TxError};
 use nt_ovsdb::{Atom, Client, ClientOptions, ConnectionEvent, LockEvent, MonitorRequest, Value};
 use nt_store::ovn::{ovn_revision_create, ovn_revision_mark_deleted, ovn_revisions_lagging};
@@ -202,6 +205,8 @@ impl OvnDriver {
                             ("Logical_Switch", MonitorRequest::all()),
                             ("Logical_Switch_Port", MonitorRequest::all()),
                             ("DHCP_Options", MonitorRequest::all()),
+                            ("Port_Group", MonitorRequest::all()),
+                            ("ACL", MonitorRequest::all()),
                             ("NB_Global", MonitorRequest::columns(["nb_cfg", "sb_cfg", "hv_cfg"])),
                         ],
                     )
@@ -443,6 +448,20 @@ impl OvnDriver {
         for n in &networks {
             counts += writer.reconcile(Kind::Network, &n.id, dry).await?;
         }
+        let groups = nt_store::security_groups::security_group_list(db.reader(), Scope::All).await.map_err(err)?;
+        for g in &groups {
+            counts += writer.reconcile(Kind::SecurityGroup, &g.id, dry).await?;
+        }
+        let group_ids: Vec<&str> = groups.iter().map(|r| r.id.as_str()).collect();
+        let orphan_groups: Vec<String> = writer.nb.monitor.with_cache(|c| {
+            c.table("Port_Group")
+                .filter_map(|(_, r)| ext(r, security::SECURITY_GROUP_ID).map(String::from))
+                .filter(|g| !group_ids.contains(&g.as_str()))
+                .collect()
+        });
+        for g in orphan_groups {
+            counts += writer.reconcile(Kind::SecurityGroup, &g, dry).await?;
+        }
         let subnets = nt_store::subnets::subnet_list(db.reader()).await.map_err(err)?;
         for s in &subnets {
             counts += writer.reconcile(Kind::Subnet, &s.id, dry).await?;
@@ -557,6 +576,9 @@ tracked! {
     create_subnet_postcommit, update_subnet_postcommit, delete_subnet_postcommit, SubnetContext, Kind::Subnet;
     create_port_precommit, update_port_precommit, delete_port_precommit,
     create_port_postcommit, update_port_postcommit, delete_port_postcommit, PortContext, Kind::Port;
+    create_security_group_precommit, update_security_group_precommit, delete_security_group_precommit,
+    create_security_group_postcommit, update_security_group_postcommit, delete_security_group_postcommit,
+    SecurityGroupContext, Kind::SecurityGroup;
 }
 
 impl nt_core::agents::AgentSource for OvnDriver {

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::names::*;
 use crate::nb::{differing, ext, is_lost_race, revision_of, Nb};
+use crate::security;
 use crate::translate::{self, PortInputs, TranslateConfig};
 
 /// Which kind of resource a job is about.
@@ -30,6 +31,8 @@ pub enum Kind {
     Subnet,
     /// A port (Logical_Switch_Port).
     Port,
+    /// A security group (Port_Group and its ACLs).
+    SecurityGroup,
 }
 
 impl Kind {
@@ -39,6 +42,7 @@ impl Kind {
             Kind::Network => "networks",
             Kind::Subnet => "subnets",
             Kind::Port => "ports",
+            Kind::SecurityGroup => "security_groups",
         }
     }
 
@@ -48,6 +52,7 @@ impl Kind {
             "networks" => Some(Kind::Network),
             "subnets" => Some(Kind::Subnet),
             "ports" => Some(Kind::Port),
+            "security_groups" => Some(Kind::SecurityGroup),
             _ => None,
         }
     }
@@ -115,6 +120,8 @@ struct Plan {
     after: Vec<(Kind, String)>,
     /// Distinguishes named uuids of several resources in one transaction.
     tag: usize,
+    /// `neutron_pg_drop` is already being created in this plan.
+    drop_group_planned: bool,
     dry_run: bool,
 }
 
@@ -183,6 +190,7 @@ impl Writer {
             Kind::Network => self.network(id, plan).await,
             Kind::Subnet => self.subnet(id, plan).await,
             Kind::Port => self.port(id, plan).await,
+            Kind::SecurityGroup => self.security_group(id, plan).await,
         }
     }
 
@@ -470,6 +478,184 @@ impl Writer {
         Ok(counts)
     }
 
+    fn port_group_by_name(&self, name: &str) -> Option<(Uuid, Row)> {
+        let wanted = Value::Atom(Atom::String(name.to_string()));
+        self.nb.monitor.with_cache(|c| c.find("Port_Group", "name", &wanted).map(|(u, r)| (*u, r.clone())))
+    }
+
+    /// Plans `neutron_pg_drop` with its drop ACLs unless NB has it (create-if-absent).
+    fn drop_group(&self, plan: &mut Plan) -> Result<Counts, Failure> {
+        let mut counts = Counts::default();
+        if self.port_group_by_name(security::DROP_GROUP).is_some() || plan.drop_group_planned {
+            return Ok(counts);
+        }
+        let name = Value::Atom(Atom::String(security::DROP_GROUP.to_string()));
+        plan.ops.push(absent("Port_Group", "name", &name));
+        let mut acls = Vec::new();
+        for (i, acl) in security::drop_acls().into_iter().enumerate() {
+            let acl_name = plan.name(&format!("dropacl{i}"));
+            plan.ops.push(Operation::insert("ACL", self.nb.normalize("ACL", acl)?).with_uuid_name(&acl_name));
+            acls.push(Atom::named_uuid(acl_name));
+        }
+        let pg = row([("name", name), ("acls", Value::Set(acls.into_iter().collect()))]);
+        plan.ops.push(Operation::insert("Port_Group", pg));
+        plan.drop_group_planned = true;
+        counts.created += 3;
+        Ok(counts)
+    }
+
+    async fn security_group(&self, id: &str, plan: &mut Plan) -> Step {
+        use nt_store::security_groups::{rules_of_group, security_group_get};
+        use nt_types::security_group::{SecurityGroup, SecurityGroupRule};
+        let mut counts = Counts::default();
+        let name = security::pg_name(id);
+        let existing = self.port_group_by_name(&name);
+        let Some(stored) = security_group_get(self.db.reader(), id).await? else {
+            if let Some((u, _)) = existing {
+                plan.ops.push(Operation::delete("Port_Group", vec![Condition::uuid(u)]));
+                counts.deleted += 1;
+            }
+            plan.records.push((Kind::SecurityGroup, id.to_string(), None));
+            return Ok(counts);
+        };
+        let group: SecurityGroup = parse(&stored)?;
+        let revision = stored.revision_number;
+        let rules: Vec<SecurityGroupRule> =
+            rules_of_group(self.db.reader(), id).await?.iter().map(parse).collect::<Result<_, _>>()?;
+        let pg_row = self.nb.normalize("Port_Group", security::port_group(&group, revision))?;
+        let desired: Vec<(String, Row)> = rules
+            .iter()
+            .map(|r| Ok((r.id.clone(), self.nb.normalize("ACL", security::acl(r, &group))?)))
+            .collect::<Result<_, String>>()?;
+        match existing {
+            None => {
+                let mut acls = Vec::new();
+                for (i, (_, acl)) in desired.into_iter().enumerate() {
+                    let acl_name = plan.name(&format!("acl{i}_"));
+                    plan.ops.push(Operation::insert("ACL", acl).with_uuid_name(&acl_name));
+                    acls.push(Atom::named_uuid(acl_name));
+                    counts.created += 1;
+                }
+                let mut pg = pg_row;
+                pg.insert("acls".into(), Value::Set(acls.into_iter().collect()));
+                let pg_name_value = pg["name"].clone();
+                plan.ops.push(absent("Port_Group", "name", &pg_name_value));
+                plan.ops.push(Operation::insert("Port_Group", pg));
+                counts.created += 1;
+            }
+            Some((u, ex)) => {
+                if revision_of(&ex) > revision {
+                    return Ok(counts);
+                }
+                let current: Vec<(Uuid, Row)> = self.nb.monitor.with_cache(|c| {
+                    ex.get("acls")
+                        .map(|a| a.elements())
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|a| a.as_uuid())
+                        .filter_map(|acl| c.get("ACL", &acl).map(|r| (acl, r.clone())))
+                        .collect()
+                });
+                let mut ops = Vec::new();
+                let diff = differing(&pg_row, &ex);
+                if !diff.is_empty() {
+                    ops.push(Operation::update("Port_Group", vec![Condition::uuid(u)], diff));
+                    counts.updated += 1;
+                }
+                for (i, (rule_id, acl)) in desired.iter().enumerate() {
+                    match current.iter().find(|(_, r)| ext(r, security::RULE_ID) == Some(rule_id.as_str())) {
+                        None => {
+                            let acl_name = plan.name(&format!("acl{i}_"));
+                            ops.push(Operation::insert("ACL", acl.clone()).with_uuid_name(&acl_name));
+                            ops.push(Operation::mutate(
+                                "Port_Group",
+                                vec![Condition::uuid(u)],
+                                vec![Mutation::insert("acls", Value::named_uuid(acl_name))],
+                            ));
+                            counts.created += 1;
+                        }
+                        Some((au, ar)) => {
+                            let diff = differing(acl, ar);
+                            if !diff.is_empty() {
+                                ops.push(Operation::update("ACL", vec![Condition::uuid(*au)], diff));
+                                counts.updated += 1;
+                            }
+                        }
+                    }
+                }
+                for (au, ar) in &current {
+                    let wanted = ext(ar, security::RULE_ID).is_some_and(|r| desired.iter().any(|(d, _)| d == r));
+                    if !wanted {
+                        ops.push(Operation::mutate(
+                            "Port_Group",
+                            vec![Condition::uuid(u)],
+                            vec![Mutation::delete("acls", Value::uuid(*au))],
+                        ));
+                        counts.deleted += 1;
+                    }
+                }
+                if !ops.is_empty() {
+                    plan.ops.push(guard("Port_Group", "name", &ex["name"], revision_of(&ex)));
+                    plan.ops.extend(ops);
+                }
+            }
+        }
+        plan.records.push((Kind::SecurityGroup, id.to_string(), Some(revision)));
+        Ok(counts)
+    }
+
+    /// Plans the port's Port_Group memberships: one per security group and `neutron_pg_drop`
+    /// while port security is on and the port is not a `network:*` port. `lsp` is the port's
+    /// row uuid, or `None` when it is inserted in this plan under its named uuid.
+    async fn port_groups(&self, port: &Port, lsp: Option<Uuid>, plan: &mut Plan) -> Step {
+        let mut counts = Counts::default();
+        let filtered = port.port_security_enabled && !port.device_owner.starts_with("network:");
+        let mut wanted: Vec<String> = Vec::new();
+        if filtered {
+            wanted.extend(port.security_groups.iter().map(|g| security::pg_name(g)));
+            wanted.push(security::DROP_GROUP.to_string());
+        }
+        let member_of: Vec<(Uuid, String)> = match lsp {
+            None => vec![],
+            Some(u) => self.nb.monitor.with_cache(|c| {
+                c.table("Port_Group")
+                    .filter(|(_, r)| r.get("ports").is_some_and(|p| p.elements().iter().any(|a| a.as_uuid() == Some(u))))
+                    .filter_map(|(pu, r)| r.get("name").and_then(Value::as_str).map(|n| (*pu, n.to_string())))
+                    .collect()
+            }),
+        };
+        let member: Value = match lsp {
+            Some(u) => Value::uuid(u),
+            None => Value::named_uuid(plan.name("lsp")),
+        };
+        for pg in &wanted {
+            if member_of.iter().any(|(_, n)| n == pg) {
+                continue;
+            }
+            if pg == security::DROP_GROUP {
+                counts += self.drop_group(plan)?;
+            } else if self.port_group_by_name(pg).is_none() {
+                let group_id = port.security_groups.iter().find(|g| security::pg_name(g) == *pg).cloned().unwrap_or_default();
+                counts += Box::pin(self.security_group(&group_id, plan)).await?;
+            }
+            plan.ops.push(Operation::mutate(
+                "Port_Group",
+                vec![Condition::eq("name", Value::Atom(Atom::String(pg.clone())))],
+                vec![Mutation::insert("ports", member.clone())],
+            ));
+        }
+        for (pu, name) in &member_of {
+            if !wanted.contains(name) {
+                plan.ops.push(Operation::mutate(
+                    "Port_Group",
+                    vec![Condition::uuid(*pu)],
+                    vec![Mutation::delete("ports", member.clone())],
+                ));
+            }
+        }
+        Ok(counts)
+    }
+
     async fn metadata_ip(&self, subnet: &Subnet) -> Result<Option<String>, Failure> {
         let ports = ports_of_network(self.db.reader(), &subnet.network_id).await?;
         for p in &ports {
@@ -653,6 +839,7 @@ impl Writer {
             all.extend(tail);
         }
         plan.ops.extend(all);
+        counts += self.port_groups(&port, existing.as_ref().map(|(u, _)| *u), plan).await?;
         plan.records.push((Kind::Port, id.to_string(), Some(revision)));
         Ok(counts)
     }

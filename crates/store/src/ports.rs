@@ -116,6 +116,10 @@ pub async fn port_delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
         .bind(id)
         .execute(&mut **tx)
         .await?;
+    sqlx::query("DELETE FROM port_security_groups WHERE port_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     delete_row(tx, "ports", id).await
 }
 

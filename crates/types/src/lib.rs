@@ -12,6 +12,7 @@ pub mod net;
 pub mod network;
 pub mod port;
 pub mod query;
+pub mod security_group;
 pub mod subnet;
 pub mod time;
 

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-pub use resources::{Agents, Collection, Networks, Ports, Subnets};
+pub use resources::{Agents, Collection, Networks, Ports, SecurityGroupRules, SecurityGroups, Subnets};
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
@@ -27,6 +27,8 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::router::<Networks>())
         .merge(resources::router::<Subnets>())
         .merge(resources::router::<Ports>())
+        .merge(resources::router::<SecurityGroups>())
+        .merge(resources::router::<SecurityGroupRules>())
         .merge(resources::read_only_router::<Agents>())
         .merge(identity::router())
         .fallback(not_found)

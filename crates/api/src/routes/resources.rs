@@ -27,14 +27,16 @@ type View = Result<Map<String, Value>, Error>;
 pub trait Collection: Send + Sync + 'static {
     /// JSON key of one item, e.g. `network`.
     const SINGULAR: &'static str;
-    /// JSON key of a list and URL segment, e.g. `networks`.
+    /// JSON key of a list, e.g. `networks`.
     const PLURAL: &'static str;
+    /// URL segment under `/v2.0` (hyphenated for some collections).
+    const PATH: &'static str = Self::PLURAL;
     /// Attribute table.
     const ATTRS: &'static [Attr];
     /// Filters the resource handles itself.
     const SPECIAL_FILTERS: &'static [&'static str];
-    /// Kind for the tags sub-resource.
-    const TAGGED: TaggedResource;
+    /// Kind for the tags sub-resource, if the resource has tags.
+    const TAGGED: Option<TaggedResource>;
 
     /// Creates items.
     fn create<'a>(
@@ -73,7 +75,7 @@ pub trait Collection: Send + Sync + 'static {
 }
 
 macro_rules! collection {
-    ($ty:ident, $singular:literal, $plural:literal, $attrs:path, $special:expr, $tagged:expr,
+    ($ty:ident, $singular:literal, $plural:literal, $path:literal, $attrs:path, $special:expr, $tagged:expr,
      $create:ident, $list:ident, $show:ident, $update:ident, $delete:ident) => {
         #[doc = concat!("`/v2.0/", $plural, "`.")]
         #[derive(Debug)]
@@ -82,9 +84,10 @@ macro_rules! collection {
         impl Collection for $ty {
             const SINGULAR: &'static str = $singular;
             const PLURAL: &'static str = $plural;
+            const PATH: &'static str = $path;
             const ATTRS: &'static [Attr] = $attrs;
             const SPECIAL_FILTERS: &'static [&'static str] = $special;
-            const TAGGED: TaggedResource = $tagged;
+            const TAGGED: Option<TaggedResource> = $tagged;
 
             fn create<'a>(
                 core: &'a Core,
@@ -133,9 +136,10 @@ collection!(
     Networks,
     "network",
     "networks",
+    "networks",
     nt_types::network::ATTRS,
     &[],
-    TaggedResource::Network,
+    Some(TaggedResource::Network),
     network_create,
     network_list,
     network_show,
@@ -146,9 +150,10 @@ collection!(
     Subnets,
     "subnet",
     "subnets",
+    "subnets",
     nt_types::subnet::ATTRS,
     &[],
-    TaggedResource::Subnet,
+    Some(TaggedResource::Subnet),
     subnet_create,
     subnet_list,
     subnet_show,
@@ -159,14 +164,43 @@ collection!(
     Ports,
     "port",
     "ports",
+    "ports",
     nt_types::port::ATTRS,
     &["fixed_ips"],
-    TaggedResource::Port,
+    Some(TaggedResource::Port),
     port_create,
     port_list,
     port_show,
     port_update,
     port_delete
+);
+collection!(
+    SecurityGroups,
+    "security_group",
+    "security_groups",
+    "security-groups",
+    nt_types::security_group::ATTRS,
+    &[],
+    Some(TaggedResource::SecurityGroup),
+    security_group_create,
+    security_group_list,
+    security_group_show,
+    security_group_update,
+    security_group_delete
+);
+collection!(
+    SecurityGroupRules,
+    "security_group_rule",
+    "security_group_rules",
+    "security-group-rules",
+    nt_types::security_group::RULE_ATTRS,
+    &[],
+    None,
+    security_group_rule_create,
+    security_group_rule_list,
+    security_group_rule_show,
+    security_group_rule_update,
+    security_group_rule_delete
 );
 
 /// `/v2.0/agents`: list and show only.
@@ -186,7 +220,7 @@ impl Collection for Agents {
     const PLURAL: &'static str = "agents";
     const ATTRS: &'static [Attr] = nt_types::agent::ATTRS;
     const SPECIAL_FILTERS: &'static [&'static str] = &[];
-    const TAGGED: TaggedResource = TaggedResource::Network;
+    const TAGGED: Option<TaggedResource> = None;
 
     async fn create<'a>(_: &'a Core, _: &'a OpContext, _: &'a [Value]) -> Views {
         Err(read_only())
@@ -227,27 +261,30 @@ impl Collection for Agents {
 
 /// Routes of a collection that is only read.
 pub fn read_only_router<C: Collection>() -> Router<AppState> {
-    let base = format!("/v2.0/{}", C::PLURAL);
+    let base = format!("/v2.0/{}", C::PATH);
     Router::new().route(&base, get(list::<C>)).route(&format!("{base}/{{id}}"), get(show::<C>))
 }
 
 /// The routes of one collection.
 pub fn router<C: Collection>() -> Router<AppState> {
-    let base = format!("/v2.0/{}", C::PLURAL);
-    Router::new()
+    let base = format!("/v2.0/{}", C::PATH);
+    let mut router = Router::new()
         .route(&base, get(list::<C>).post(create::<C>))
-        .route(&format!("{base}/{{id}}"), get(show::<C>).put(update::<C>).delete(delete::<C>))
-        .route(
-            &format!("{base}/{{id}}/tags"),
-            get(tags_list::<C>)
-                .put(tags_replace::<C>)
-                .post(tags_add_all::<C>)
-                .delete(tags_clear::<C>),
-        )
-        .route(
-            &format!("{base}/{{id}}/tags/{{tag}}"),
-            get(tag_check::<C>).put(tag_add::<C>).delete(tag_remove::<C>),
-        )
+        .route(&format!("{base}/{{id}}"), get(show::<C>).put(update::<C>).delete(delete::<C>));
+    if C::TAGGED.is_some() {
+        router = router
+            .route(
+                &format!("{base}/{{id}}/tags"),
+                get(tags_list::<C>).put(tags_replace::<C>).post(tags_add_all::<C>).delete(tags_clear::<C>),
+            )
+            .route(&format!("{base}/{{id}}/tags/{{tag}}"), get(tag_check::<C>).put(tag_add::<C>).delete(tag_remove::<C>));
+    }
+    router
+}
+
+/// The tag kind of a collection whose tag routes exist.
+fn tagged<C: Collection>() -> TaggedResource {
+    C::TAGGED.expect("tag routes exist only for tagged collections")
 }
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -396,7 +433,7 @@ async fn tags_list<C: Collection>(
     Auth(ctx): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({"tags": state.core.tags_get(&ctx, C::TAGGED, &id).await?})))
+    Ok(Json(json!({"tags": state.core.tags_get(&ctx, tagged::<C>(), &id).await?})))
 }
 
 fn tag_list(body: Value) -> Result<Vec<String>, Error> {
@@ -415,7 +452,7 @@ async fn tags_replace<C: Collection>(
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let tags = tag_list(body)?;
-    let tags = state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::Replace(tags)).await?;
+    let tags = state.core.tags_change(&ctx, tagged::<C>(), &id, TagChange::Replace(tags)).await?;
     Ok(Json(json!({ "tags": tags })))
 }
 
@@ -426,7 +463,7 @@ async fn tags_add_all<C: Collection>(
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let tags = tag_list(body)?;
-    let tags = state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::AddAll(tags)).await?;
+    let tags = state.core.tags_change(&ctx, tagged::<C>(), &id, TagChange::AddAll(tags)).await?;
     Ok(Json(json!({ "tags": tags })))
 }
 
@@ -435,7 +472,7 @@ async fn tags_clear<C: Collection>(
     Auth(ctx): Auth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::Clear).await?;
+    state.core.tags_change(&ctx, tagged::<C>(), &id, TagChange::Clear).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -444,7 +481,7 @@ async fn tag_check<C: Collection>(
     Auth(ctx): Auth,
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let tags = state.core.tags_get(&ctx, C::TAGGED, &id).await?;
+    let tags = state.core.tags_get(&ctx, tagged::<C>(), &id).await?;
     if tags.contains(&tag) {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -462,7 +499,7 @@ async fn tag_add<C: Collection>(
     Auth(ctx): Auth,
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::Add(tag)).await?;
+    state.core.tags_change(&ctx, tagged::<C>(), &id, TagChange::Add(tag)).await?;
     Ok(StatusCode::CREATED)
 }
 
@@ -471,6 +508,6 @@ async fn tag_remove<C: Collection>(
     Auth(ctx): Auth,
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.core.tags_change(&ctx, C::TAGGED, &id, TagChange::Remove(tag)).await?;
+    state.core.tags_change(&ctx, tagged::<C>(), &id, TagChange::Remove(tag)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

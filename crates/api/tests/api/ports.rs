@@ -24,7 +24,7 @@ async fn port_gets_an_address_from_the_pool_and_a_base_mac() {
     assert!(port["mac_address"].as_str().unwrap().starts_with("fa:16:3e:"));
     assert_eq!(port["binding:vif_type"], "unbound");
     assert_eq!(port["binding:vnic_type"], "normal");
-    assert_eq!(port["security_groups"], json!([]));
+    assert_eq!(port["security_groups"].as_array().unwrap().len(), 1, "the project's default group");
     assert_eq!(port["port_security_enabled"], true);
     assert_eq!(port["device_owner"], "");
     let dhcp =
@@ -209,15 +209,19 @@ async fn port_attribute_rules() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let path = format!("/v2.0/ports/{}", p["id"].as_str().unwrap());
     let r = app.put(&path, &app.admin, json!({"port": {"port_security_enabled": false}})).await;
+    assert_eq!(r.error_type(), "PortSecurityPortHasSecurityGroup", "the default group is still on it");
+    let off = json!({"port": {"port_security_enabled": false, "security_groups": []}});
+    let r = app.put(&path, &app.admin, off).await;
     assert_eq!(r.error_type(), "AddressPairAndPortSecurityRequired");
     let r = app
         .put(
             &path,
             &app.admin,
-            json!({"port": {"port_security_enabled": false, "allowed_address_pairs": []}}),
+            json!({"port": {"port_security_enabled": false, "allowed_address_pairs": [], "security_groups": []}}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["port"]["security_groups"], json!([]));
     let ports = app.get("/v2.0/ports", &app.admin).await;
     assert_eq!(ports.body["ports"].as_array().unwrap().len(), 1, "nothing half-written");
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use nt_store::Tx;
 use nt_types::Error;
 
-use super::{MechanismDriver, NetworkContext, PortContext, SubnetContext};
+use super::{MechanismDriver, NetworkContext, PortContext, SecurityGroupContext, SubnetContext};
 use crate::TxError;
 
 /// Logs each hook call and records `"<hook> <resource id>"` lines.
@@ -59,4 +59,7 @@ logged! {
     create_port_precommit, create_port_postcommit, PortContext;
     update_port_precommit, update_port_postcommit, PortContext;
     delete_port_precommit, delete_port_postcommit, PortContext;
+    create_security_group_precommit, create_security_group_postcommit, SecurityGroupContext;
+    update_security_group_precommit, update_security_group_postcommit, SecurityGroupContext;
+    delete_security_group_precommit, delete_security_group_postcommit, SecurityGroupContext;
 }

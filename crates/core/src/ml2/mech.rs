@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use nt_store::Tx;
 use nt_types::network::Network;
 use nt_types::port::Port;
+use nt_types::security_group::{SecurityGroup, SecurityGroupRule};
 use nt_types::subnet::Subnet;
 use nt_types::Error;
 use serde_json::Value;
@@ -46,6 +47,17 @@ pub struct PortContext {
     pub original: Option<Port>,
     /// Its network.
     pub network: Network,
+    /// Its revision after the change.
+    pub revision_number: i64,
+}
+
+/// A security group change (its rules included) as drivers see it.
+#[derive(Debug, Clone)]
+pub struct SecurityGroupContext {
+    /// The group after the change (before it, for deletes).
+    pub current: SecurityGroup,
+    /// Its rules after the change.
+    pub rules: Vec<SecurityGroupRule>,
     /// Its revision after the change.
     pub revision_number: i64,
 }
@@ -118,6 +130,9 @@ hooks! {
     create_port_precommit, create_port_postcommit, PortContext;
     update_port_precommit, update_port_postcommit, PortContext;
     delete_port_precommit, delete_port_postcommit, PortContext;
+    create_security_group_precommit, create_security_group_postcommit, SecurityGroupContext;
+    update_security_group_precommit, update_security_group_postcommit, SecurityGroupContext;
+    delete_security_group_precommit, delete_security_group_postcommit, SecurityGroupContext;
 }
 
 /// Calls the configured mechanism drivers in order.
