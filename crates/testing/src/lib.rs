@@ -139,6 +139,13 @@ impl OvnCentral {
         run("ovn-trace", &[&format!("--db={}", self.sb_remote()), "--minimal"], &[datapath, flow])
     }
 
+    /// Runs `ovn-trace` for the first packet of a new connection (conntrack state `new`), which
+    /// is what security group ACLs decide on.
+    pub fn trace_new(&self, datapath: &str, flow: &str) -> String {
+        let db = format!("--db={}", self.sb_remote());
+        run("ovn-trace", &[&db, "--minimal", "--ct=new,trk", "--ct=new,trk"], &[datapath, flow])
+    }
+
     /// Waits until northd has compiled the current NB into SB.
     pub fn sync_sb(&self) {
         self.nbctl(&["--wait=sb", "--timeout=30", "sync"]);

@@ -7,5 +7,6 @@ mod identity;
 mod identity_admin;
 mod networks;
 mod ports;
+mod security_groups;
 mod subnets;
 mod tags;

@@ -4,3 +4,4 @@
 
 mod harness;
 mod l2;
+mod security;
