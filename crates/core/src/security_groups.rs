@@ -76,7 +76,10 @@ fn normalize_rule(rule: &mut SecurityGroupRule) -> Result<(), Error> {
     let ported = protocol.as_deref().is_some_and(|p| PORT_PROTOCOLS.contains(&p));
     let (min, max) = (rule.port_range_min, rule.port_range_max);
     if protocol.is_none() && (min.is_some() || max.is_some()) {
-        return Err(bad("SecurityGroupProtocolRequiredWithPorts", "Must also specify protocol if port range is given."));
+        return Err(bad(
+            "SecurityGroupProtocolRequiredWithPorts",
+            "Must also specify protocol if port range is given.",
+        ));
     }
     if ported {
         if min.is_some() || max.is_some() {
@@ -105,7 +108,10 @@ fn normalize_rule(rule: &mut SecurityGroupRule) -> Result<(), Error> {
             if v.is_some_and(|v| v > 255) {
                 return Err(bad(
                     "SecurityGroupInvalidIcmpValue",
-                    format!("Invalid value for ICMP {field} (port_range_min): {}", v.unwrap_or_default()),
+                    format!(
+                        "Invalid value for ICMP {field} (port_range_min): {}",
+                        v.unwrap_or_default()
+                    ),
                 ));
             }
         }
@@ -121,7 +127,11 @@ fn normalize_rule(rule: &mut SecurityGroupRule) -> Result<(), Error> {
             format!("Ports are not supported for protocol {}", protocol.unwrap_or_default()),
         ));
     }
-    let remotes = [rule.remote_ip_prefix.is_some(), rule.remote_group_id.is_some(), rule.remote_address_group_id.is_some()];
+    let remotes = [
+        rule.remote_ip_prefix.is_some(),
+        rule.remote_group_id.is_some(),
+        rule.remote_address_group_id.is_some(),
+    ];
     if remotes.iter().filter(|r| **r).count() > 1 {
         return Err(bad(
             "SecurityGroupRemoteGroupAndRemoteIpPrefix",
@@ -144,7 +154,10 @@ fn normalize_rule(rule: &mut SecurityGroupRule) -> Result<(), Error> {
 impl Core {
     /// The default group of `project_id`, created (with its rules) if it does not exist yet.
     pub async fn security_group_default(&self, project_id: &str) -> Result<String, Error> {
-        if let Some(row) = security_group_default(self.db().reader(), project_id).await.map_err(crate::store_error)? {
+        if let Some(row) = security_group_default(self.db().reader(), project_id)
+            .await
+            .map_err(crate::store_error)?
+        {
             return Ok(row.id);
         }
         let now = time::now();
@@ -166,7 +179,9 @@ impl Core {
             }
             // Another request created it first.
             Err(TxError::Store(StoreError::UniqueViolation { .. })) => {
-                let row = security_group_default(self.db().reader(), project_id).await.map_err(crate::store_error)?;
+                let row = security_group_default(self.db().reader(), project_id)
+                    .await
+                    .map_err(crate::store_error)?;
                 row.map(|r| r.id).ok_or_else(|| Error::internal("default security group vanished"))
             }
             Err(TxError::Store(e)) => Err(crate::store_error(e)),
@@ -191,14 +206,22 @@ impl Core {
         for r in rules {
             insert_rule(&mut tx, r).await?;
         }
-        let c = SecurityGroupContext { current: group.clone(), rules: rules.to_vec(), revision_number: 0 };
+        let c = SecurityGroupContext {
+            current: group.clone(),
+            rules: rules.to_vec(),
+            revision_number: 0,
+        };
         self.mech.create_security_group_precommit(&mut tx, &c).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(c)
     }
 
     /// Creates security groups.
-    pub async fn security_group_create(&self, ctx: &OpContext, bodies: &[Value]) -> Result<Vec<Map<String, Value>>, Error> {
+    pub async fn security_group_create(
+        &self,
+        ctx: &OpContext,
+        bodies: &[Value],
+    ) -> Result<Vec<Map<String, Value>>, Error> {
         let mut views = Vec::new();
         for body in bodies {
             let attrs = check_body("security_group", ATTRS, body, Op::Create, ctx.caller())?;
@@ -208,7 +231,10 @@ impl Core {
             let name = get_str(&attrs, "name").unwrap_or_default();
             let project = get_str(&attrs, "project_id").unwrap_or_else(|| ctx.project_id.clone());
             if name.eq_ignore_ascii_case("default") {
-                return Err(Error::conflict("SecurityGroupDefaultAlreadyExists", "Default security group already exists."));
+                return Err(Error::conflict(
+                    "SecurityGroupDefaultAlreadyExists",
+                    "Default security group already exists.",
+                ));
             }
             self.security_group_default(&project).await?;
             let now = time::now();
@@ -230,28 +256,44 @@ impl Core {
         Ok(views)
     }
 
-    fn render_group(&self, g: &SecurityGroup, revision: i64, rules: &[SecurityGroupRule], ctx: &OpContext) -> Map<String, Value> {
+    fn render_group(
+        &self,
+        g: &SecurityGroup,
+        revision: i64,
+        rules: &[SecurityGroupRule],
+        ctx: &OpContext,
+    ) -> Map<String, Value> {
         let mut view = to_map(g);
         view.insert("revision_number".into(), json!(revision));
         view.insert("tenant_id".into(), json!(g.project_id));
         view.insert("shared".into(), json!(false));
-        let rules: Vec<Value> = rules.iter().map(|r| Value::Object(render_rule(r, 0, g.is_default(), ctx))).collect();
+        let rules: Vec<Value> =
+            rules.iter().map(|r| Value::Object(render_rule(r, 0, g.is_default(), ctx))).collect();
         view.insert("security_group_rules".into(), Value::Array(rules));
         strip_unreadable(ATTRS, &mut view, ctx.is_privileged());
         view
     }
 
     async fn load_rules(&self, group_id: &str) -> Result<Vec<SecurityGroupRule>, Error> {
-        let rows = rules_of_group(self.db().reader(), group_id).await.map_err(crate::store_error)?;
-        let mut rules: Vec<SecurityGroupRule> = rows.iter().map(from_row).collect::<Result<_, _>>().map_err(crate::store_error)?;
+        let rows =
+            rules_of_group(self.db().reader(), group_id).await.map_err(crate::store_error)?;
+        let mut rules: Vec<SecurityGroupRule> =
+            rows.iter().map(from_row).collect::<Result<_, _>>().map_err(crate::store_error)?;
         rules.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         Ok(rules)
     }
 
     /// A group visible to `ctx` (its own project's, or any for admin), or 404.
-    pub(crate) async fn visible_group(&self, ctx: &OpContext, id: &str) -> Result<(SecurityGroup, i64), Error> {
+    pub(crate) async fn visible_group(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+    ) -> Result<(SecurityGroup, i64), Error> {
         let not_found = || Error::not_found("SecurityGroup", id);
-        let row = security_group_get(self.db().reader(), id).await.map_err(crate::store_error)?.ok_or_else(not_found)?;
+        let row = security_group_get(self.db().reader(), id)
+            .await
+            .map_err(crate::store_error)?
+            .ok_or_else(not_found)?;
         let group: SecurityGroup = from_row(&row).map_err(crate::store_error)?;
         if !(ctx.is_privileged() || group.project_id == ctx.project_id) {
             return Err(not_found());
@@ -260,14 +302,20 @@ impl Core {
     }
 
     /// Groups visible to `ctx`; the caller's default group is created on first listing.
-    pub async fn security_group_list(&self, ctx: &OpContext, query: &ListQuery, sink: &mut ViewSink<'_>) -> Result<(), Error> {
+    pub async fn security_group_list(
+        &self,
+        ctx: &OpContext,
+        query: &ListQuery,
+        sink: &mut ViewSink<'_>,
+    ) -> Result<(), Error> {
         let project = match query.filter_values("project_id") {
             Some([Value::String(p)]) if ctx.is_admin() => p.clone(),
             _ => ctx.project_id.clone(),
         };
         self.security_group_default(&project).await?;
         let scope = if ctx.is_privileged() { Scope::All } else { Scope::Project(&ctx.project_id) };
-        let rows = security_group_list(self.db().reader(), scope).await.map_err(crate::store_error)?;
+        let rows =
+            security_group_list(self.db().reader(), scope).await.map_err(crate::store_error)?;
         let mut lister = crate::Lister::new(query, sink);
         for row in &rows {
             let group: SecurityGroup = from_row(row).map_err(crate::store_error)?;
@@ -278,24 +326,42 @@ impl Core {
     }
 
     /// One group.
-    pub async fn security_group_show(&self, ctx: &OpContext, id: &str) -> Result<Map<String, Value>, Error> {
+    pub async fn security_group_show(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+    ) -> Result<Map<String, Value>, Error> {
         let (group, revision) = self.visible_group(ctx, id).await?;
         let rules = self.load_rules(id).await?;
         Ok(self.render_group(&group, revision, &rules, ctx))
     }
 
     /// Changes a group's name, description or statefulness.
-    pub async fn security_group_update(&self, ctx: &OpContext, id: &str, body: &Value, if_match: Option<i64>) -> Result<Map<String, Value>, Error> {
+    pub async fn security_group_update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        body: &Value,
+        if_match: Option<i64>,
+    ) -> Result<Map<String, Value>, Error> {
         let attrs = check_body("security_group", ATTRS, body, Op::Update, ctx.caller())?;
         let (group, _) = self.visible_group(ctx, id).await?;
         if !(ctx.is_admin() || ctx.can_write()) {
             return Err(Error::policy("update_security_group"));
         }
         if group.is_default() && get_str(&attrs, "name").is_some_and(|n| n != "default") {
-            return Err(Error::conflict("SecurityGroupCannotUpdateDefault", "Updating default security group not allowed."));
+            return Err(Error::conflict(
+                "SecurityGroupCannotUpdateDefault",
+                "Updating default security group not allowed.",
+            ));
         }
-        if get_str(&attrs, "name").is_some_and(|n| n.eq_ignore_ascii_case("default")) && !group.is_default() {
-            return Err(Error::conflict("SecurityGroupDefaultAlreadyExists", "Default security group already exists."));
+        if get_str(&attrs, "name").is_some_and(|n| n.eq_ignore_ascii_case("default"))
+            && !group.is_default()
+        {
+            return Err(Error::conflict(
+                "SecurityGroupDefaultAlreadyExists",
+                "Default security group already exists.",
+            ));
         }
         let c = retrying!(self.security_group_change_once(id, if_match, &attrs, None))?;
         self.mech.update_security_group_postcommit(&c).await;
@@ -311,7 +377,9 @@ impl Core {
         rule_change: Option<RuleChange<'_>>,
     ) -> Result<SecurityGroupContext, TxError> {
         let mut tx = self.db().begin().await?;
-        let row = security_group_get(&mut *tx, id).await?.ok_or_else(|| Error::not_found("SecurityGroup", id))?;
+        let row = security_group_get(&mut *tx, id)
+            .await?
+            .ok_or_else(|| Error::not_found("SecurityGroup", id))?;
         check_if_match(if_match, row.revision_number)?;
         let mut group: SecurityGroup = from_row(&row)?;
         if let Some(v) = get_str(attrs, "name") {
@@ -322,7 +390,11 @@ impl Core {
         }
         if let Some(v) = attrs.get("stateful").and_then(Value::as_bool) {
             if v != group.stateful && !ports_of_group(&mut *tx, id).await?.is_empty() {
-                return Err(Error::conflict("SecurityGroupInUse", format!("Security Group {id} in use.")).into());
+                return Err(Error::conflict(
+                    "SecurityGroupInUse",
+                    format!("Security Group {id} in use."),
+                )
+                .into());
             }
             group.stateful = v;
         }
@@ -344,9 +416,14 @@ impl Core {
         }
         group.updated_at = time::now();
         let revision = row.revision_number + 1;
-        let new_row = ResourceRow { revision_number: revision, body: Value::Object(to_map(&group)), ..row.clone() };
+        let new_row = ResourceRow {
+            revision_number: revision,
+            body: Value::Object(to_map(&group)),
+            ..row.clone()
+        };
         security_group_update(&mut tx, &new_row, row.revision_number).await?;
-        let rules: Vec<SecurityGroupRule> = rules_of_group(&mut *tx, id).await?.iter().map(from_row).collect::<Result<_, _>>()?;
+        let rules: Vec<SecurityGroupRule> =
+            rules_of_group(&mut *tx, id).await?.iter().map(from_row).collect::<Result<_, _>>()?;
         let c = SecurityGroupContext { current: group, rules, revision_number: revision };
         self.mech.update_security_group_precommit(&mut tx, &c).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -354,29 +431,49 @@ impl Core {
     }
 
     /// Deletes a group; 409 while ports use it or, for non-admins, when it is the default.
-    pub async fn security_group_delete(&self, ctx: &OpContext, id: &str, if_match: Option<i64>) -> Result<(), Error> {
+    pub async fn security_group_delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<(), Error> {
         let (group, _) = self.visible_group(ctx, id).await?;
         if !ctx.can_write() {
             return Err(Error::policy("delete_security_group"));
         }
         if group.is_default() && !ctx.is_admin() {
-            return Err(Error::conflict("SecurityGroupCannotRemoveDefault", "Insufficient rights for removing default security group."));
+            return Err(Error::conflict(
+                "SecurityGroupCannotRemoveDefault",
+                "Insufficient rights for removing default security group.",
+            ));
         }
         let c = retrying!(self.security_group_delete_once(id, if_match))?;
         self.mech.delete_security_group_postcommit(&c).await;
         Ok(())
     }
 
-    async fn security_group_delete_once(&self, id: &str, if_match: Option<i64>) -> Result<SecurityGroupContext, TxError> {
+    async fn security_group_delete_once(
+        &self,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<SecurityGroupContext, TxError> {
         let mut tx = self.db().begin().await?;
-        let row = security_group_get(&mut *tx, id).await?.ok_or_else(|| Error::not_found("SecurityGroup", id))?;
+        let row = security_group_get(&mut *tx, id)
+            .await?
+            .ok_or_else(|| Error::not_found("SecurityGroup", id))?;
         check_if_match(if_match, row.revision_number)?;
         if !ports_of_group(&mut *tx, id).await?.is_empty() {
-            return Err(Error::conflict("SecurityGroupInUse", format!("Security Group {id} in use.")).into());
+            return Err(Error::conflict(
+                "SecurityGroupInUse",
+                format!("Security Group {id} in use."),
+            )
+            .into());
         }
         let group: SecurityGroup = from_row(&row)?;
-        let rules: Vec<SecurityGroupRule> = rules_of_group(&mut *tx, id).await?.iter().map(from_row).collect::<Result<_, _>>()?;
-        let c = SecurityGroupContext { current: group, rules, revision_number: row.revision_number };
+        let rules: Vec<SecurityGroupRule> =
+            rules_of_group(&mut *tx, id).await?.iter().map(from_row).collect::<Result<_, _>>()?;
+        let c =
+            SecurityGroupContext { current: group, rules, revision_number: row.revision_number };
         self.mech.delete_security_group_precommit(&mut tx, &c).await?;
         security_group_delete(&mut tx, id).await?;
         tx.commit().await.map_err(StoreError::from)?;
@@ -384,10 +481,15 @@ impl Core {
     }
 
     /// Creates rules (bulk: all must target the same group).
-    pub async fn security_group_rule_create(&self, ctx: &OpContext, bodies: &[Value]) -> Result<Vec<Map<String, Value>>, Error> {
+    pub async fn security_group_rule_create(
+        &self,
+        ctx: &OpContext,
+        bodies: &[Value],
+    ) -> Result<Vec<Map<String, Value>>, Error> {
         let mut rules = Vec::new();
         for body in bodies {
-            let attrs = check_body("security_group_rule", RULE_ATTRS, body, Op::Create, ctx.caller())?;
+            let attrs =
+                check_body("security_group_rule", RULE_ATTRS, body, Op::Create, ctx.caller())?;
             let group_id = get_str(&attrs, "security_group_id").unwrap_or_default();
             let (group, _) = self.visible_group(ctx, &group_id).await?;
             if !ctx.can_write() {
@@ -417,36 +519,61 @@ impl Core {
             if let Some(ag) = &rule.remote_address_group_id {
                 return Err(Error::not_found("AddressGroup", ag));
             }
-            if let Some(first) = rules.first().map(|r: &(SecurityGroupRule, bool)| r.0.security_group_id.clone()) {
+            if let Some(first) =
+                rules.first().map(|r: &(SecurityGroupRule, bool)| r.0.security_group_id.clone())
+            {
                 if first != rule.security_group_id {
-                    return Err(Error::bad_request("Only rules of one security group can be created in bulk"));
+                    return Err(Error::bad_request(
+                        "Only rules of one security group can be created in bulk",
+                    ));
                 }
             }
             if rules.iter().any(|(r, _): &(SecurityGroupRule, bool)| r.key() == rule.key()) {
-                return Err(Error::conflict("SecurityGroupRuleExists", "Duplicate security group rule in POST."));
+                return Err(Error::conflict(
+                    "SecurityGroupRuleExists",
+                    "Duplicate security group rule in POST.",
+                ));
             }
             rules.push((rule, group.is_default()));
         }
         let mut views = Vec::new();
         for (rule, is_default) in rules {
             let group_id = rule.security_group_id.clone();
-            let c = retrying!(self.security_group_change_once(&group_id, None, &Map::new(), Some(RuleChange::Add(&rule))))?;
+            let c = retrying!(self.security_group_change_once(
+                &group_id,
+                None,
+                &Map::new(),
+                Some(RuleChange::Add(&rule))
+            ))?;
             self.mech.update_security_group_postcommit(&c).await;
             views.push(render_rule(&rule, 0, is_default, ctx));
         }
         Ok(views)
     }
 
-    async fn visible_rule(&self, ctx: &OpContext, id: &str) -> Result<(SecurityGroupRule, bool), Error> {
+    async fn visible_rule(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+    ) -> Result<(SecurityGroupRule, bool), Error> {
         let not_found = || Error::not_found("SecurityGroupRule", id);
-        let row = rule_get(self.db().reader(), id).await.map_err(crate::store_error)?.ok_or_else(not_found)?;
+        let row = rule_get(self.db().reader(), id)
+            .await
+            .map_err(crate::store_error)?
+            .ok_or_else(not_found)?;
         let rule: SecurityGroupRule = from_row(&row).map_err(crate::store_error)?;
-        let (group, _) = self.visible_group(ctx, &rule.security_group_id).await.map_err(|_| not_found())?;
+        let (group, _) =
+            self.visible_group(ctx, &rule.security_group_id).await.map_err(|_| not_found())?;
         Ok((rule, group.is_default()))
     }
 
     /// Rules visible to `ctx`.
-    pub async fn security_group_rule_list(&self, ctx: &OpContext, query: &ListQuery, sink: &mut ViewSink<'_>) -> Result<(), Error> {
+    pub async fn security_group_rule_list(
+        &self,
+        ctx: &OpContext,
+        query: &ListQuery,
+        sink: &mut ViewSink<'_>,
+    ) -> Result<(), Error> {
         let scope = if ctx.is_privileged() { Scope::All } else { Scope::Project(&ctx.project_id) };
         let groups: Vec<SecurityGroup> = security_group_list(self.db().reader(), scope)
             .await
@@ -459,14 +586,20 @@ impl Core {
         let mut lister = crate::Lister::new(query, sink);
         for row in &rows {
             let rule: SecurityGroupRule = from_row(row).map_err(crate::store_error)?;
-            let Some(group) = groups.iter().find(|g| g.id == rule.security_group_id) else { continue };
+            let Some(group) = groups.iter().find(|g| g.id == rule.security_group_id) else {
+                continue;
+            };
             lister.offer(render_rule(&rule, row.revision_number, group.is_default(), ctx));
         }
         lister.finish("SecurityGroupRule")
     }
 
     /// One rule.
-    pub async fn security_group_rule_show(&self, ctx: &OpContext, id: &str) -> Result<Map<String, Value>, Error> {
+    pub async fn security_group_rule_show(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+    ) -> Result<Map<String, Value>, Error> {
         let (rule, is_default) = self.visible_rule(ctx, id).await?;
         Ok(render_rule(&rule, 0, is_default, ctx))
     }
@@ -479,28 +612,49 @@ impl Core {
         _body: &Value,
         _if_match: Option<i64>,
     ) -> Result<Map<String, Value>, Error> {
-        Err(Error::new(ErrorKind::MethodNotAllowed, "HTTPMethodNotAllowed", "Security group rules cannot be updated."))
+        Err(Error::new(
+            ErrorKind::MethodNotAllowed,
+            "HTTPMethodNotAllowed",
+            "Security group rules cannot be updated.",
+        ))
     }
 
     /// Deletes a rule.
-    pub async fn security_group_rule_delete(&self, ctx: &OpContext, id: &str, _if_match: Option<i64>) -> Result<(), Error> {
+    pub async fn security_group_rule_delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _if_match: Option<i64>,
+    ) -> Result<(), Error> {
         let (rule, _) = self.visible_rule(ctx, id).await?;
         if !ctx.can_write() {
             return Err(Error::policy("delete_security_group_rule"));
         }
-        let c = retrying!(self.security_group_change_once(&rule.security_group_id, None, &Map::new(), Some(RuleChange::Remove(id))))?;
+        let c = retrying!(self.security_group_change_once(
+            &rule.security_group_id,
+            None,
+            &Map::new(),
+            Some(RuleChange::Remove(id))
+        ))?;
         self.mech.update_security_group_postcommit(&c).await;
         Ok(())
     }
 
     /// Checks the groups a port asks for: they exist and belong to the port's project
     /// (admins may use any). Returns them de-duplicated.
-    pub(crate) async fn port_groups_check(&self, ctx: &OpContext, project_id: &str, groups: &[String]) -> Result<Vec<String>, Error> {
+    pub(crate) async fn port_groups_check(
+        &self,
+        ctx: &OpContext,
+        project_id: &str,
+        groups: &[String],
+    ) -> Result<Vec<String>, Error> {
         let mut out: Vec<String> = Vec::new();
         let mut statefulness = Vec::new();
         for g in groups {
-            let row = security_group_get(self.db().reader(), g).await.map_err(crate::store_error)?;
-            let group: Option<SecurityGroup> = row.as_ref().map(from_row).transpose().map_err(crate::store_error)?;
+            let row =
+                security_group_get(self.db().reader(), g).await.map_err(crate::store_error)?;
+            let group: Option<SecurityGroup> =
+                row.as_ref().map(from_row).transpose().map_err(crate::store_error)?;
             match group {
                 Some(group) if group.project_id == project_id || ctx.is_admin() => {
                     statefulness.push(group.stateful);
@@ -537,7 +691,12 @@ async fn insert_rule(tx: &mut Tx, rule: &SecurityGroupRule) -> Result<(), StoreE
     rule_insert(tx, &row, &rule.security_group_id, &rule.key()).await
 }
 
-fn render_rule(rule: &SecurityGroupRule, revision: i64, in_default: bool, ctx: &OpContext) -> Map<String, Value> {
+fn render_rule(
+    rule: &SecurityGroupRule,
+    revision: i64,
+    in_default: bool,
+    ctx: &OpContext,
+) -> Map<String, Value> {
     let mut view = to_map(rule);
     view.insert("normalized_cidr".into(), json!(rule.normalized_cidr()));
     view.insert("belongs_to_default_sg".into(), json!(in_default));
@@ -574,13 +733,34 @@ mod tests {
     fn rules_are_checked_and_normalised_as_upstream() {
         let ty = |r: &mut SecurityGroupRule| normalize_rule(r).err().map(|e| e.r#type.to_string());
         assert_eq!(ty(&mut rule(Some("tcp"), Some(22), Some(22))), None);
-        assert_eq!(ty(&mut rule(Some("tcp"), Some(80), Some(22))).as_deref(), Some("SecurityGroupInvalidPortRange"));
-        assert_eq!(ty(&mut rule(Some("tcp"), Some(0), Some(22))).as_deref(), Some("SecurityGroupInvalidPortValue"));
-        assert_eq!(ty(&mut rule(None, Some(22), Some(22))).as_deref(), Some("SecurityGroupProtocolRequiredWithPorts"));
-        assert_eq!(ty(&mut rule(Some("gre"), Some(1), Some(2))).as_deref(), Some("SecurityGroupInvalidProtocolForPortRange"));
-        assert_eq!(ty(&mut rule(Some("icmp"), None, Some(0))).as_deref(), Some("SecurityGroupMissingIcmpType"));
-        assert_eq!(ty(&mut rule(Some("icmp"), Some(300), None)).as_deref(), Some("SecurityGroupInvalidIcmpValue"));
-        assert_eq!(ty(&mut rule(Some("ipv6-icmp"), None, None)).as_deref(), Some("SecurityGroupRuleInvalidProtocol"));
+        assert_eq!(
+            ty(&mut rule(Some("tcp"), Some(80), Some(22))).as_deref(),
+            Some("SecurityGroupInvalidPortRange")
+        );
+        assert_eq!(
+            ty(&mut rule(Some("tcp"), Some(0), Some(22))).as_deref(),
+            Some("SecurityGroupInvalidPortValue")
+        );
+        assert_eq!(
+            ty(&mut rule(None, Some(22), Some(22))).as_deref(),
+            Some("SecurityGroupProtocolRequiredWithPorts")
+        );
+        assert_eq!(
+            ty(&mut rule(Some("gre"), Some(1), Some(2))).as_deref(),
+            Some("SecurityGroupInvalidProtocolForPortRange")
+        );
+        assert_eq!(
+            ty(&mut rule(Some("icmp"), None, Some(0))).as_deref(),
+            Some("SecurityGroupMissingIcmpType")
+        );
+        assert_eq!(
+            ty(&mut rule(Some("icmp"), Some(300), None)).as_deref(),
+            Some("SecurityGroupInvalidIcmpValue")
+        );
+        assert_eq!(
+            ty(&mut rule(Some("ipv6-icmp"), None, None)).as_deref(),
+            Some("SecurityGroupRuleInvalidProtocol")
+        );
         let mut full = rule(Some("tcp"), Some(1), Some(65535));
         normalize_rule(&mut full).unwrap();
         assert_eq!((full.port_range_min, full.port_range_max), (None, None));

@@ -141,7 +141,12 @@ pub fn acl_match(rule: &SecurityGroupRule, pg: &str) -> String {
 mod tests {
     use super::*;
 
-    fn rule(direction: &str, ethertype: &str, protocol: Option<&str>, ports: (Option<i64>, Option<i64>)) -> SecurityGroupRule {
+    fn rule(
+        direction: &str,
+        ethertype: &str,
+        protocol: Option<&str>,
+        ports: (Option<i64>, Option<i64>),
+    ) -> SecurityGroupRule {
         SecurityGroupRule {
             id: "r1".into(),
             security_group_id: "0b1c-2d".into(),
@@ -165,19 +170,40 @@ mod tests {
         let pg = "pg_X";
         let mut ssh = rule("ingress", "IPv4", Some("tcp"), (Some(22), Some(22)));
         ssh.remote_ip_prefix = Some("0.0.0.0/0".into());
-        assert_eq!(acl_match(&ssh, pg), "outport == @pg_X && ip4 && ip4.src == 0.0.0.0/0 && tcp && tcp.dst == 22");
+        assert_eq!(
+            acl_match(&ssh, pg),
+            "outport == @pg_X && ip4 && ip4.src == 0.0.0.0/0 && tcp && tcp.dst == 22"
+        );
         let range = rule("ingress", "IPv4", Some("udp"), (Some(1000), Some(2000)));
-        assert_eq!(acl_match(&range, pg), "outport == @pg_X && ip4 && udp && udp.dst >= 1000 && udp.dst <= 2000");
+        assert_eq!(
+            acl_match(&range, pg),
+            "outport == @pg_X && ip4 && udp && udp.dst >= 1000 && udp.dst <= 2000"
+        );
         let mut same_group = rule("ingress", "IPv4", None, (None, None));
         same_group.remote_group_id = Some("ab-cd".into());
-        assert_eq!(acl_match(&same_group, pg), "outport == @pg_X && ip4 && ip4.src == $pg_ab_cd_ip4");
-        assert_eq!(acl_match(&rule("egress", "IPv6", None, (None, None)), pg), "inport == @pg_X && ip6");
+        assert_eq!(
+            acl_match(&same_group, pg),
+            "outport == @pg_X && ip4 && ip4.src == $pg_ab_cd_ip4"
+        );
+        assert_eq!(
+            acl_match(&rule("egress", "IPv6", None, (None, None)), pg),
+            "inport == @pg_X && ip6"
+        );
         let echo = rule("ingress", "IPv4", Some("icmp"), (Some(8), Some(0)));
-        assert_eq!(acl_match(&echo, pg), "outport == @pg_X && ip4 && icmp4 && icmp4.type == 8 && icmp4.code == 0");
+        assert_eq!(
+            acl_match(&echo, pg),
+            "outport == @pg_X && ip4 && icmp4 && icmp4.type == 8 && icmp4.code == 0"
+        );
         let v6echo = rule("ingress", "IPv6", Some("ipv6-icmp"), (Some(128), None));
         assert_eq!(acl_match(&v6echo, pg), "outport == @pg_X && ip6 && icmp6 && icmp6.type == 128");
-        assert_eq!(acl_match(&rule("egress", "IPv4", Some("gre"), (None, None)), pg), "inport == @pg_X && ip4 && ip.proto == 47");
-        assert_eq!(acl_match(&rule("egress", "IPv4", Some("112"), (None, None)), pg), "inport == @pg_X && ip4 && ip.proto == 112");
+        assert_eq!(
+            acl_match(&rule("egress", "IPv4", Some("gre"), (None, None)), pg),
+            "inport == @pg_X && ip4 && ip.proto == 47"
+        );
+        assert_eq!(
+            acl_match(&rule("egress", "IPv4", Some("112"), (None, None)), pg),
+            "inport == @pg_X && ip4 && ip.proto == 112"
+        );
         assert_eq!(pg_name("0b1c-2d"), "pg_0b1c_2d");
     }
 }

@@ -8,7 +8,11 @@ const COLUMNS: &str = "id, project_id, revision_number, body";
 
 /// Inserts a group; a second default group for one project gives
 /// [`StoreError::UniqueViolation`].
-pub async fn security_group_insert(tx: &mut Tx, row: &ResourceRow, is_default: bool) -> Result<(), StoreError> {
+pub async fn security_group_insert(
+    tx: &mut Tx,
+    row: &ResourceRow,
+    is_default: bool,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO security_groups (id, project_id, is_default, revision_number, body) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -31,22 +35,31 @@ where
 }
 
 /// The default group of a project.
-pub async fn security_group_default<'e, E>(ex: E, project_id: &str) -> Result<Option<ResourceRow>, StoreError>
+pub async fn security_group_default<'e, E>(
+    ex: E,
+    project_id: &str,
+) -> Result<Option<ResourceRow>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let sql = format!("SELECT {COLUMNS} FROM security_groups WHERE project_id = $1 AND is_default = 1");
+    let sql =
+        format!("SELECT {COLUMNS} FROM security_groups WHERE project_id = $1 AND is_default = 1");
     let row = sqlx::query(&sql).bind(project_id).fetch_optional(ex).await?;
     row.as_ref().map(crate::row_from_sql).transpose()
 }
 
 /// Groups visible in `scope` (a project sees its own).
-pub async fn security_group_list<'e, E>(ex: E, scope: Scope<'_>) -> Result<Vec<ResourceRow>, StoreError>
+pub async fn security_group_list<'e, E>(
+    ex: E,
+    scope: Scope<'_>,
+) -> Result<Vec<ResourceRow>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let list = match scope {
-        Scope::All => sqlx::query(&format!("SELECT {COLUMNS} FROM security_groups")).fetch_all(ex).await?,
+        Scope::All => {
+            sqlx::query(&format!("SELECT {COLUMNS} FROM security_groups")).fetch_all(ex).await?
+        }
         Scope::Project(p) => {
             sqlx::query(&format!("SELECT {COLUMNS} FROM security_groups WHERE project_id = $1"))
                 .bind(p)
@@ -58,7 +71,11 @@ where
 }
 
 /// Replaces a group's row if its stored revision is still `expected_revision`.
-pub async fn security_group_update(tx: &mut Tx, row: &ResourceRow, expected_revision: i64) -> Result<(), StoreError> {
+pub async fn security_group_update(
+    tx: &mut Tx,
+    row: &ResourceRow,
+    expected_revision: i64,
+) -> Result<(), StoreError> {
     let done = sqlx::query(
         "UPDATE security_groups SET revision_number = $1, body = $2 WHERE id = $3 AND revision_number = $4",
     )
@@ -73,12 +90,20 @@ pub async fn security_group_update(tx: &mut Tx, row: &ResourceRow, expected_revi
 
 /// Deletes a group and its rules.
 pub async fn security_group_delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
-    sqlx::query("DELETE FROM security_group_rules WHERE security_group_id = $1").bind(id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM security_group_rules WHERE security_group_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     delete_row(tx, "security_groups", id).await
 }
 
 /// Inserts a rule; the same rule twice in one group gives [`StoreError::UniqueViolation`].
-pub async fn rule_insert(tx: &mut Tx, row: &ResourceRow, group_id: &str, key: &str) -> Result<(), StoreError> {
+pub async fn rule_insert(
+    tx: &mut Tx,
+    row: &ResourceRow,
+    group_id: &str,
+    key: &str,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO security_group_rules (id, security_group_id, project_id, rule_key, revision_number, body) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -95,15 +120,21 @@ pub async fn rule_insert(tx: &mut Tx, row: &ResourceRow, group_id: &str, key: &s
 }
 
 /// The id of the rule with `key` in `group_id`, if any.
-pub async fn rule_with_key<'e, E>(ex: E, group_id: &str, key: &str) -> Result<Option<String>, StoreError>
+pub async fn rule_with_key<'e, E>(
+    ex: E,
+    group_id: &str,
+    key: &str,
+) -> Result<Option<String>, StoreError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let row = sqlx::query("SELECT id FROM security_group_rules WHERE security_group_id = $1 AND rule_key = $2")
-        .bind(group_id)
-        .bind(key)
-        .fetch_optional(ex)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id FROM security_group_rules WHERE security_group_id = $1 AND rule_key = $2",
+    )
+    .bind(group_id)
+    .bind(key)
+    .fetch_optional(ex)
+    .await?;
     Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?)
 }
 
@@ -121,10 +152,12 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     rows(
-        sqlx::query(&format!("SELECT {COLUMNS} FROM security_group_rules WHERE security_group_id = $1"))
-            .bind(group_id)
-            .fetch_all(ex)
-            .await?,
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM security_group_rules WHERE security_group_id = $1"
+        ))
+        .bind(group_id)
+        .fetch_all(ex)
+        .await?,
     )
 }
 
@@ -142,14 +175,23 @@ pub async fn rule_delete(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
 }
 
 /// Sets the groups of a port.
-pub async fn port_groups_set(tx: &mut Tx, port_id: &str, groups: &[String]) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM port_security_groups WHERE port_id = $1").bind(port_id).execute(&mut **tx).await?;
+pub async fn port_groups_set(
+    tx: &mut Tx,
+    port_id: &str,
+    groups: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM port_security_groups WHERE port_id = $1")
+        .bind(port_id)
+        .execute(&mut **tx)
+        .await?;
     for g in groups {
-        sqlx::query("INSERT INTO port_security_groups (port_id, security_group_id) VALUES ($1, $2)")
-            .bind(port_id)
-            .bind(g)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO port_security_groups (port_id, security_group_id) VALUES ($1, $2)",
+        )
+        .bind(port_id)
+        .bind(g)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

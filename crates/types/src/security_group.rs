@@ -107,7 +107,10 @@ pub struct SecurityGroupRule {
 impl SecurityGroupRule {
     /// The remote prefix in network-address form.
     pub fn normalized_cidr(&self) -> Option<String> {
-        self.remote_ip_prefix.as_deref().and_then(|p| Cidr::parse_lenient(p).ok()).map(|c| c.to_string())
+        self.remote_ip_prefix
+            .as_deref()
+            .and_then(|p| Cidr::parse_lenient(p).ok())
+            .map(|c| c.to_string())
     }
 
     /// What makes two rules the same rule (duplicates are refused).
@@ -157,10 +160,12 @@ pub const PROTOCOLS: &[(&str, u8)] = &[
 ];
 
 /// Protocols that only exist for IPv6.
-pub const IPV6_ONLY: &[&str] = &["ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "ipv6-route"];
+pub const IPV6_ONLY: &[&str] =
+    &["ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "ipv6-route"];
 
 /// Protocols whose rules carry port ranges.
-pub const PORT_PROTOCOLS: &[&str] = &["tcp", "udp", "sctp", "dccp", "udplite", "6", "17", "132", "33", "136"];
+pub const PORT_PROTOCOLS: &[&str] =
+    &["tcp", "udp", "sctp", "dccp", "udplite", "6", "17", "132", "33", "136"];
 
 fn direction(v: &Value) -> Result<Value, String> {
     conv::one_of(v, &["ingress", "egress"], false)

@@ -6,7 +6,8 @@ use serde_json::{json, Value};
 use crate::harness::TestApp;
 
 async fn group(app: &TestApp, token: &str, name: &str) -> Value {
-    let r = app.post("/v2.0/security-groups", token, json!({"security_group": {"name": name}})).await;
+    let r =
+        app.post("/v2.0/security-groups", token, json!({"security_group": {"name": name}})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.body["security_group"].clone()
 }
@@ -22,7 +23,10 @@ async fn the_default_group_appears_on_first_list_with_its_four_rules() {
     assert_eq!(groups[0]["project_id"], project.as_str());
     let rules = groups[0]["security_group_rules"].as_array().unwrap();
     assert_eq!(rules.len(), 4);
-    let same_group = rules.iter().filter(|r| r["remote_group_id"] == groups[0]["id"] && r["direction"] == "ingress").count();
+    let same_group = rules
+        .iter()
+        .filter(|r| r["remote_group_id"] == groups[0]["id"] && r["direction"] == "ingress")
+        .count();
     assert_eq!(same_group, 2);
     assert!(rules.iter().all(|r| r["belongs_to_default_sg"] == true));
     let again = app.get("/v2.0/security-groups", &member).await;
@@ -37,18 +41,30 @@ async fn the_default_group_appears_on_first_list_with_its_four_rules() {
 async fn default_group_rules_of_naming_deleting_and_use() {
     let app = TestApp::new().await;
     let (member, _) = app.user("p1", "member").await;
-    let r = app.post("/v2.0/security-groups", &member, json!({"security_group": {"name": "Default"}})).await;
-    assert_eq!((r.status, r.error_type()), (StatusCode::CONFLICT, "SecurityGroupDefaultAlreadyExists"));
+    let r = app
+        .post("/v2.0/security-groups", &member, json!({"security_group": {"name": "Default"}}))
+        .await;
+    assert_eq!(
+        (r.status, r.error_type()),
+        (StatusCode::CONFLICT, "SecurityGroupDefaultAlreadyExists")
+    );
     let list = app.get("/v2.0/security-groups", &member).await;
     let default_id = list.body["security_groups"][0]["id"].as_str().unwrap().to_string();
     let path = format!("/v2.0/security-groups/{default_id}");
     let r = app.put(&path, &member, json!({"security_group": {"name": "other"}})).await;
-    assert_eq!((r.status, r.error_type()), (StatusCode::CONFLICT, "SecurityGroupCannotUpdateDefault"));
+    assert_eq!(
+        (r.status, r.error_type()),
+        (StatusCode::CONFLICT, "SecurityGroupCannotUpdateDefault")
+    );
     let r = app.delete(&path, &member).await;
-    assert_eq!((r.status, r.error_type()), (StatusCode::CONFLICT, "SecurityGroupCannotRemoveDefault"));
+    assert_eq!(
+        (r.status, r.error_type()),
+        (StatusCode::CONFLICT, "SecurityGroupCannotRemoveDefault")
+    );
     let web = group(&app, &member, "web").await;
     let net = app.network(&member, json!({})).await;
-    let port = app.port(&member, json!({"network_id": net["id"], "security_groups": [web["id"]]})).await;
+    let port =
+        app.port(&member, json!({"network_id": net["id"], "security_groups": [web["id"]]})).await;
     assert_eq!(port["security_groups"], json!([web["id"]]));
     let web_path = format!("/v2.0/security-groups/{}", web["id"].as_str().unwrap());
     let r = app.delete(&web_path, &member).await;
@@ -66,15 +82,47 @@ async fn rules_are_validated_with_upstream_errors() {
     let web = group(&app, &app.admin, "web").await;
     let id = web["id"].as_str().unwrap();
     let cases = [
-        (json!({"protocol": "tcp", "port_range_min": 80, "port_range_max": 22}), StatusCode::BAD_REQUEST, "SecurityGroupInvalidPortRange"),
-        (json!({"protocol": "gre", "port_range_min": 1, "port_range_max": 2}), StatusCode::BAD_REQUEST, "SecurityGroupInvalidProtocolForPortRange"),
-        (json!({"port_range_min": 1, "port_range_max": 2}), StatusCode::BAD_REQUEST, "SecurityGroupProtocolRequiredWithPorts"),
+        (
+            json!({"protocol": "tcp", "port_range_min": 80, "port_range_max": 22}),
+            StatusCode::BAD_REQUEST,
+            "SecurityGroupInvalidPortRange",
+        ),
+        (
+            json!({"protocol": "gre", "port_range_min": 1, "port_range_max": 2}),
+            StatusCode::BAD_REQUEST,
+            "SecurityGroupInvalidProtocolForPortRange",
+        ),
+        (
+            json!({"port_range_min": 1, "port_range_max": 2}),
+            StatusCode::BAD_REQUEST,
+            "SecurityGroupProtocolRequiredWithPorts",
+        ),
         (json!({"protocol": "bogus"}), StatusCode::BAD_REQUEST, "HTTPBadRequest"),
-        (json!({"protocol": "tcp", "remote_ip_prefix": "10.0.0.0/33"}), StatusCode::BAD_REQUEST, "HTTPBadRequest"),
-        (json!({"remote_ip_prefix": "2001:db8::/64"}), StatusCode::BAD_REQUEST, "SecurityGroupRuleParameterConflict"),
-        (json!({"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": id}), StatusCode::BAD_REQUEST, "SecurityGroupRemoteGroupAndRemoteIpPrefix"),
-        (json!({"protocol": "icmp", "port_range_max": 0}), StatusCode::BAD_REQUEST, "SecurityGroupMissingIcmpType"),
-        (json!({"remote_group_id": "0e9c4b8e-3c3c-4c0b-9f3a-1f0d2c3b4a5e"}), StatusCode::NOT_FOUND, "SecurityGroupNotFound"),
+        (
+            json!({"protocol": "tcp", "remote_ip_prefix": "10.0.0.0/33"}),
+            StatusCode::BAD_REQUEST,
+            "HTTPBadRequest",
+        ),
+        (
+            json!({"remote_ip_prefix": "2001:db8::/64"}),
+            StatusCode::BAD_REQUEST,
+            "SecurityGroupRuleParameterConflict",
+        ),
+        (
+            json!({"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": id}),
+            StatusCode::BAD_REQUEST,
+            "SecurityGroupRemoteGroupAndRemoteIpPrefix",
+        ),
+        (
+            json!({"protocol": "icmp", "port_range_max": 0}),
+            StatusCode::BAD_REQUEST,
+            "SecurityGroupMissingIcmpType",
+        ),
+        (
+            json!({"remote_group_id": "0e9c4b8e-3c3c-4c0b-9f3a-1f0d2c3b4a5e"}),
+            StatusCode::NOT_FOUND,
+            "SecurityGroupNotFound",
+        ),
         (json!({"direction": "sideways"}), StatusCode::BAD_REQUEST, "HTTPBadRequest"),
     ];
     for (extra, status, ty) in cases {
@@ -82,7 +130,9 @@ async fn rules_are_validated_with_upstream_errors() {
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let r = app.post("/v2.0/security-group-rules", &app.admin, json!({ "security_group_rule": body })).await;
+        let r = app
+            .post("/v2.0/security-group-rules", &app.admin, json!({ "security_group_rule": body }))
+            .await;
         assert_eq!((r.status, r.error_type()), (status, ty), "{extra}: {}", r.body);
     }
     let ssh = json!({"security_group_rule": {"security_group_id": id, "direction": "ingress", "protocol": "TCP",
@@ -97,10 +147,23 @@ async fn rules_are_validated_with_upstream_errors() {
     assert_eq!((r.status, r.error_type()), (StatusCode::CONFLICT, "SecurityGroupRuleExists"));
     assert!(r.message().contains(&rule_id));
     let shown = app.get(&format!("/v2.0/security-groups/{id}"), &app.admin).await;
-    assert_eq!(shown.body["security_group"]["security_group_rules"].as_array().unwrap().len(), 3, "nothing half-written");
-    let r = app.put(&format!("/v2.0/security-group-rules/{rule_id}"), &app.admin, json!({"security_group_rule": {}})).await;
+    assert_eq!(
+        shown.body["security_group"]["security_group_rules"].as_array().unwrap().len(),
+        3,
+        "nothing half-written"
+    );
+    let r = app
+        .put(
+            &format!("/v2.0/security-group-rules/{rule_id}"),
+            &app.admin,
+            json!({"security_group_rule": {}}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(app.delete(&format!("/v2.0/security-group-rules/{rule_id}"), &app.admin).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete(&format!("/v2.0/security-group-rules/{rule_id}"), &app.admin).await.status,
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[tokio::test]
@@ -111,19 +174,42 @@ async fn other_projects_groups_are_invisible() {
     let web = group(&app, &alice, "web").await;
     let path = format!("/v2.0/security-groups/{}", web["id"].as_str().unwrap());
     assert_eq!(app.get(&path, &bob).await.error_type(), "SecurityGroupNotFound");
-    assert_eq!(app.put(&path, &bob, json!({"security_group": {"name": "x"}})).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.put(&path, &bob, json!({"security_group": {"name": "x"}})).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.delete(&path, &bob).await.status, StatusCode::NOT_FOUND);
-    let rule = json!({"security_group_rule": {"security_group_id": web["id"], "direction": "ingress"}});
-    assert_eq!(app.post("/v2.0/security-group-rules", &bob, rule).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.put(&format!("{path}/tags/x"), &bob, json!(null)).await.status, StatusCode::NOT_FOUND);
+    let rule =
+        json!({"security_group_rule": {"security_group_id": web["id"], "direction": "ingress"}});
+    assert_eq!(
+        app.post("/v2.0/security-group-rules", &bob, rule).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.put(&format!("{path}/tags/x"), &bob, json!(null)).await.status,
+        StatusCode::NOT_FOUND
+    );
     let bob_net = app.network(&bob, json!({})).await;
-    let r = app.post("/v2.0/ports", &bob, json!({"port": {"network_id": bob_net["id"], "security_groups": [web["id"]]}})).await;
+    let r = app
+        .post(
+            "/v2.0/ports",
+            &bob,
+            json!({"port": {"network_id": bob_net["id"], "security_groups": [web["id"]]}}),
+        )
+        .await;
     assert_eq!((r.status, r.error_type()), (StatusCode::NOT_FOUND, "SecurityGroupNotFound"));
     let bob_list = app.get("/v2.0/security-groups", &bob).await;
-    assert!(bob_list.body["security_groups"].as_array().unwrap().iter().all(|g| g["id"] != web["id"]));
+    assert!(bob_list.body["security_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["id"] != web["id"]));
     let r = app.post("/v2.0/ports", &bob, json!({"port": {"network_id": bob_net["id"], "port_security_enabled": false, "security_groups": []}})).await;
     assert_eq!(r.status, StatusCode::CREATED);
     let own = group(&app, &bob, "own").await;
     let r = app.post("/v2.0/ports", &bob, json!({"port": {"network_id": bob_net["id"], "port_security_enabled": false, "security_groups": [own["id"]]}})).await;
-    assert_eq!((r.status, r.error_type()), (StatusCode::BAD_REQUEST, "PortSecurityAndIPRequiredForSecurityGroups"));
+    assert_eq!(
+        (r.status, r.error_type()),
+        (StatusCode::BAD_REQUEST, "PortSecurityAndIPRequiredForSecurityGroups")
+    );
 }

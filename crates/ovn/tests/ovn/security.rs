@@ -19,7 +19,9 @@ async fn setup() -> Option<Setup> {
     let ovn = OvnCentral::start();
     let n = Neutrino::start(&ovn).await;
     let (net, _) = n.network_with_subnet("10.0.0.0/24").await;
-    let web = Value::Object(n.core.security_group_create(&n.admin, &[json!({"name": "web"})]).await.unwrap().remove(0));
+    let web = Value::Object(
+        n.core.security_group_create(&n.admin, &[json!({"name": "web"})]).await.unwrap().remove(0),
+    );
     let web_id = web["id"].as_str().unwrap().to_string();
     for rule in [
         json!({"security_group_id": web_id, "direction": "ingress", "protocol": "icmp"}),
@@ -35,7 +37,11 @@ async fn setup() -> Option<Setup> {
 
 impl Setup {
     fn passes(&self, l4: &str) -> bool {
-        let (a_id, a_mac, b_mac) = (self.a["id"].as_str().unwrap(), self.a["mac_address"].as_str().unwrap(), self.b["mac_address"].as_str().unwrap());
+        let (a_id, a_mac, b_mac) = (
+            self.a["id"].as_str().unwrap(),
+            self.a["mac_address"].as_str().unwrap(),
+            self.b["mac_address"].as_str().unwrap(),
+        );
         let flow = format!(
             "inport == \"{a_id}\" && eth.src == {a_mac} && eth.dst == {b_mac} && ip4.src == 10.0.0.10 && ip4.dst == 10.0.0.11 && ip.ttl == 64 && {l4}"
         );
@@ -53,8 +59,16 @@ async fn rules_decide_which_new_connections_reach_the_port() {
     // Removing the ICMP rule drops ICMP again.
     let group = s.b["security_groups"][0].as_str().unwrap();
     let shown = s.n.core.security_group_show(&s.n.admin, group).await.unwrap();
-    let icmp = shown["security_group_rules"].as_array().unwrap().iter().find(|r| r["protocol"] == "icmp").unwrap();
-    s.n.core.security_group_rule_delete(&s.n.admin, icmp["id"].as_str().unwrap(), None).await.unwrap();
+    let icmp = shown["security_group_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["protocol"] == "icmp")
+        .unwrap();
+    s.n.core
+        .security_group_rule_delete(&s.n.admin, icmp["id"].as_str().unwrap(), None)
+        .await
+        .unwrap();
     s.ovn.sync_sb();
     assert!(!s.passes("icmp4 && icmp4.type == 8"), "ICMP dropped without its rule");
     assert!(s.passes("tcp && tcp.dst == 22"));
@@ -74,7 +88,15 @@ async fn a_remote_group_rule_admits_members_of_that_group_only() {
     n.core.security_group_rule_create(&n.admin, &[rule]).await.unwrap();
     s.ovn.sync_sb();
     assert!(s.passes("tcp && tcp.dst == 80"), "A is in the remote group");
-    n.core.port_update(&n.admin, s.a["id"].as_str().unwrap(), &json!({"security_groups": [web]}), None).await.unwrap();
+    n.core
+        .port_update(
+            &n.admin,
+            s.a["id"].as_str().unwrap(),
+            &json!({"security_groups": [web]}),
+            None,
+        )
+        .await
+        .unwrap();
     s.ovn.sync_sb();
     assert!(!s.passes("tcp && tcp.dst == 80"), "A left the remote group");
     assert!(s.passes("tcp && tcp.dst == 22"), "other rules still apply");
