@@ -95,10 +95,16 @@ impl Core {
 
     /// The security groups a port gets: those asked for (checked), or else the project's
     /// default group when port security is on and the port is not a `network:*` port.
-    async fn port_groups(&self, ctx: &OpContext, port: &Port, asked: Option<&Value>) -> Result<Vec<String>, Error> {
+    async fn port_groups(
+        &self,
+        ctx: &OpContext,
+        port: &Port,
+        asked: Option<&Value>,
+    ) -> Result<Vec<String>, Error> {
         match asked {
             Some(Value::Array(list)) => {
-                let ids: Vec<String> = list.iter().filter_map(Value::as_str).map(String::from).collect();
+                let ids: Vec<String> =
+                    list.iter().filter_map(Value::as_str).map(String::from).collect();
                 if !ids.is_empty() && !port.port_security_enabled {
                     return Err(Error::new(
                         ErrorKind::BadRequest,
@@ -228,7 +234,8 @@ impl Core {
             }
             self.check_owner_only(ctx, &network, &attrs, "create")?;
             let (mut port, request, explicit_mac) = self.parse_new_port(ctx, &attrs, &network)?;
-            port.security_groups = self.port_groups(ctx, &port, attrs.get("security_groups")).await?;
+            port.security_groups =
+                self.port_groups(ctx, &port, attrs.get("security_groups")).await?;
             items.push((port, request, explicit_mac, network));
         }
         let created = retrying!(self.port_create_once(&items))?;
@@ -357,7 +364,8 @@ impl Core {
             Some(v) => Some(self.port_groups(ctx, &port, Some(v)).await?),
             None => None,
         };
-        let c = retrying!(self.port_update_once(id, &attrs, if_match, &network, groups.as_deref()))?;
+        let c =
+            retrying!(self.port_update_once(id, &attrs, if_match, &network, groups.as_deref()))?;
         self.mech.update_port_postcommit(&c).await;
         Ok(render::port(&c.current, c.revision_number, ctx))
     }

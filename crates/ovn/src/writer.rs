@@ -480,7 +480,9 @@ impl Writer {
 
     fn port_group_by_name(&self, name: &str) -> Option<(Uuid, Row)> {
         let wanted = Value::Atom(Atom::String(name.to_string()));
-        self.nb.monitor.with_cache(|c| c.find("Port_Group", "name", &wanted).map(|(u, r)| (*u, r.clone())))
+        self.nb
+            .monitor
+            .with_cache(|c| c.find("Port_Group", "name", &wanted).map(|(u, r)| (*u, r.clone())))
     }
 
     /// Plans `neutron_pg_drop` with its drop ACLs unless NB has it (create-if-absent).
@@ -494,7 +496,9 @@ impl Writer {
         let mut acls = Vec::new();
         for (i, acl) in security::drop_acls().into_iter().enumerate() {
             let acl_name = plan.name(&format!("dropacl{i}"));
-            plan.ops.push(Operation::insert("ACL", self.nb.normalize("ACL", acl)?).with_uuid_name(&acl_name));
+            plan.ops.push(
+                Operation::insert("ACL", self.nb.normalize("ACL", acl)?).with_uuid_name(&acl_name),
+            );
             acls.push(Atom::named_uuid(acl_name));
         }
         let pg = row([("name", name), ("acls", Value::Set(acls.into_iter().collect()))]);
@@ -520,8 +524,11 @@ impl Writer {
         };
         let group: SecurityGroup = parse(&stored)?;
         let revision = stored.revision_number;
-        let rules: Vec<SecurityGroupRule> =
-            rules_of_group(self.db.reader(), id).await?.iter().map(parse).collect::<Result<_, _>>()?;
+        let rules: Vec<SecurityGroupRule> = rules_of_group(self.db.reader(), id)
+            .await?
+            .iter()
+            .map(parse)
+            .collect::<Result<_, _>>()?;
         let pg_row = self.nb.normalize("Port_Group", security::port_group(&group, revision))?;
         let desired: Vec<(String, Row)> = rules
             .iter()
@@ -563,10 +570,15 @@ impl Writer {
                     counts.updated += 1;
                 }
                 for (i, (rule_id, acl)) in desired.iter().enumerate() {
-                    match current.iter().find(|(_, r)| ext(r, security::RULE_ID) == Some(rule_id.as_str())) {
+                    match current
+                        .iter()
+                        .find(|(_, r)| ext(r, security::RULE_ID) == Some(rule_id.as_str()))
+                    {
                         None => {
                             let acl_name = plan.name(&format!("acl{i}_"));
-                            ops.push(Operation::insert("ACL", acl.clone()).with_uuid_name(&acl_name));
+                            ops.push(
+                                Operation::insert("ACL", acl.clone()).with_uuid_name(&acl_name),
+                            );
                             ops.push(Operation::mutate(
                                 "Port_Group",
                                 vec![Condition::uuid(u)],
@@ -577,14 +589,19 @@ impl Writer {
                         Some((au, ar)) => {
                             let diff = differing(acl, ar);
                             if !diff.is_empty() {
-                                ops.push(Operation::update("ACL", vec![Condition::uuid(*au)], diff));
+                                ops.push(Operation::update(
+                                    "ACL",
+                                    vec![Condition::uuid(*au)],
+                                    diff,
+                                ));
                                 counts.updated += 1;
                             }
                         }
                     }
                 }
                 for (au, ar) in &current {
-                    let wanted = ext(ar, security::RULE_ID).is_some_and(|r| desired.iter().any(|(d, _)| d == r));
+                    let wanted = ext(ar, security::RULE_ID)
+                        .is_some_and(|r| desired.iter().any(|(d, _)| d == r));
                     if !wanted {
                         ops.push(Operation::mutate(
                             "Port_Group",
@@ -619,8 +636,13 @@ impl Writer {
             None => vec![],
             Some(u) => self.nb.monitor.with_cache(|c| {
                 c.table("Port_Group")
-                    .filter(|(_, r)| r.get("ports").is_some_and(|p| p.elements().iter().any(|a| a.as_uuid() == Some(u))))
-                    .filter_map(|(pu, r)| r.get("name").and_then(Value::as_str).map(|n| (*pu, n.to_string())))
+                    .filter(|(_, r)| {
+                        r.get("ports")
+                            .is_some_and(|p| p.elements().iter().any(|a| a.as_uuid() == Some(u)))
+                    })
+                    .filter_map(|(pu, r)| {
+                        r.get("name").and_then(Value::as_str).map(|n| (*pu, n.to_string()))
+                    })
                     .collect()
             }),
         };
@@ -635,7 +657,12 @@ impl Writer {
             if pg == security::DROP_GROUP {
                 counts += self.drop_group(plan)?;
             } else if self.port_group_by_name(pg).is_none() {
-                let group_id = port.security_groups.iter().find(|g| security::pg_name(g) == *pg).cloned().unwrap_or_default();
+                let group_id = port
+                    .security_groups
+                    .iter()
+                    .find(|g| security::pg_name(g) == *pg)
+                    .cloned()
+                    .unwrap_or_default();
                 counts += Box::pin(self.security_group(&group_id, plan)).await?;
             }
             plan.ops.push(Operation::mutate(

@@ -275,9 +275,15 @@ pub fn router<C: Collection>() -> Router<AppState> {
         router = router
             .route(
                 &format!("{base}/{{id}}/tags"),
-                get(tags_list::<C>).put(tags_replace::<C>).post(tags_add_all::<C>).delete(tags_clear::<C>),
+                get(tags_list::<C>)
+                    .put(tags_replace::<C>)
+                    .post(tags_add_all::<C>)
+                    .delete(tags_clear::<C>),
             )
-            .route(&format!("{base}/{{id}}/tags/{{tag}}"), get(tag_check::<C>).put(tag_add::<C>).delete(tag_remove::<C>));
+            .route(
+                &format!("{base}/{{id}}/tags/{{tag}}"),
+                get(tag_check::<C>).put(tag_add::<C>).delete(tag_remove::<C>),
+            );
     }
     router
 }

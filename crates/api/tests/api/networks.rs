@@ -25,8 +25,12 @@ async fn network_create_fills_defaults_and_allocates_a_geneve_segment() {
     let second = app.network(&app.admin, json!({})).await;
     assert_ne!(second["provider:segmentation_id"], net["provider:segmentation_id"]);
     let id = net["id"].as_str().unwrap();
-    let journal: Vec<String> = app.logger.journal().into_iter().filter(|l| l.ends_with(id)).collect();
-    assert_eq!(journal, [format!("create_network_precommit {id}"), format!("create_network_postcommit {id}")]);
+    let journal: Vec<String> =
+        app.logger.journal().into_iter().filter(|l| l.ends_with(id)).collect();
+    assert_eq!(
+        journal,
+        [format!("create_network_precommit {id}"), format!("create_network_postcommit {id}")]
+    );
 }
 
 #[tokio::test]

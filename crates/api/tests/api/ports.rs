@@ -209,7 +209,11 @@ async fn port_attribute_rules() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let path = format!("/v2.0/ports/{}", p["id"].as_str().unwrap());
     let r = app.put(&path, &app.admin, json!({"port": {"port_security_enabled": false}})).await;
-    assert_eq!(r.error_type(), "PortSecurityPortHasSecurityGroup", "the default group is still on it");
+    assert_eq!(
+        r.error_type(),
+        "PortSecurityPortHasSecurityGroup",
+        "the default group is still on it"
+    );
     let off = json!({"port": {"port_security_enabled": false, "security_groups": []}});
     let r = app.put(&path, &app.admin, off).await;
     assert_eq!(r.error_type(), "AddressPairAndPortSecurityRequired");

@@ -170,12 +170,22 @@ async fn traces_deliver_between_ports_and_port_security_drops_spoofing() {
     let spoofed_mac = ovn.trace(&ls, &flow("fa:16:3e:de:ad:00", "10.0.0.10"));
     assert!(!spoofed_mac.contains("output("), "spoofed source MAC must be dropped: {spoofed_mac}");
     n.core
-        .port_update(&n.admin, a_id, &json!({"port_security_enabled": false, "security_groups": []}), None)
+        .port_update(
+            &n.admin,
+            a_id,
+            &json!({"port_security_enabled": false, "security_groups": []}),
+            None,
+        )
         .await
         .unwrap();
     // B's groups would still refuse a source outside them: open B as well.
     n.core
-        .port_update(&n.admin, b_id, &json!({"port_security_enabled": false, "security_groups": []}), None)
+        .port_update(
+            &n.admin,
+            b_id,
+            &json!({"port_security_enabled": false, "security_groups": []}),
+            None,
+        )
         .await
         .unwrap();
     ovn.sync_sb();
