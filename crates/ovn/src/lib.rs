@@ -14,9 +14,9 @@
 
 pub mod names;
 pub mod nb;
-pub mod security;
 mod nb_codegen;
 pub mod nb_tables;
+pub mod security;
 pub mod translate;
 pub mod writer;
 
@@ -448,7 +448,9 @@ impl OvnDriver {
         for n in &networks {
             counts += writer.reconcile(Kind::Network, &n.id, dry).await?;
         }
-        let groups = nt_store::security_groups::security_group_list(db.reader(), Scope::All).await.map_err(err)?;
+        let groups = nt_store::security_groups::security_group_list(db.reader(), Scope::All)
+            .await
+            .map_err(err)?;
         for g in &groups {
             counts += writer.reconcile(Kind::SecurityGroup, &g.id, dry).await?;
         }

@@ -15,7 +15,9 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-pub use resources::{Agents, Collection, Networks, Ports, SecurityGroupRules, SecurityGroups, Subnets};
+pub use resources::{
+    Agents, Collection, Networks, Ports, SecurityGroupRules, SecurityGroups, Subnets,
+};
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {

@@ -7,7 +7,7 @@ mod mech;
 mod types;
 
 pub use mech::{
-    SecurityGroupContext,
-    MechanismDriver, MechanismManager, NetworkContext, PortBinding, PortContext, SubnetContext,
+    MechanismDriver, MechanismManager, NetworkContext, PortBinding, PortContext,
+    SecurityGroupContext, SubnetContext,
 };
 pub use types::{Segment, TypeDriver, TypeManager};
