@@ -22,6 +22,27 @@ pub struct CoreConfig {
     /// address on each DHCP-enabled IPv4 subnet, as the OVN metadata agent needs. Set when the
     /// OVN mechanism driver runs with metadata enabled.
     pub metadata_port: bool,
+    /// Default quota per resource (`[quotas]`); negative means unlimited.
+    pub quotas: BTreeMap<String, i64>,
+}
+
+/// Upstream's default quotas.
+pub fn default_quotas() -> BTreeMap<String, i64> {
+    [
+        ("network", 100),
+        ("subnet", 100),
+        ("port", 500),
+        ("router", 10),
+        ("floatingip", 50),
+        ("security_group", 10),
+        ("security_group_rule", 100),
+        ("rbac_policy", 10),
+        ("subnetpool", -1),
+        ("trunk", -1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 impl Default for CoreConfig {
@@ -33,6 +54,7 @@ impl Default for CoreConfig {
             max_subnet_host_routes: 20,
             max_allowed_address_pair: 10,
             metadata_port: false,
+            quotas: default_quotas(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod metadata;
 pub mod ml2;
 mod networks;
 mod ports;
+pub mod quotas;
 mod render;
 pub mod security_groups;
 mod subnets;

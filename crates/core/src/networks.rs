@@ -175,6 +175,7 @@ impl Core {
                 revision_number: 0,
                 body: Value::Object(to_map(&*net)),
             };
+            self.quota_check(&mut tx, &net.project_id, "network", 1).await?;
             network_insert(&mut tx, &row, flags(net)).await?;
             let ctx = NetworkContext { current: net.clone(), original: None, revision_number: 0 };
             self.mech.create_network_precommit(&mut tx, &ctx).await?;

@@ -272,6 +272,7 @@ impl Core {
                 revision_number: 0,
                 body: Value::Object(to_map(&port)),
             };
+            self.quota_check(&mut tx, &port.project_id, "port", 1).await?;
             port_insert(&mut tx, &row, keys(&port)).await?;
             port_groups_set(&mut tx, &port.id, &port.security_groups).await?;
             for ip in &port.fixed_ips {

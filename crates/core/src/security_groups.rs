@@ -202,6 +202,9 @@ impl Core {
             revision_number: 0,
             body: Value::Object(to_map(group)),
         };
+        self.quota_check(&mut tx, &group.project_id, "security_group", 1).await?;
+        let rule_count = rules.len() as i64;
+        self.quota_check(&mut tx, &group.project_id, "security_group_rule", rule_count).await?;
         security_group_insert(&mut tx, &row, is_default).await?;
         for r in rules {
             insert_rule(&mut tx, r).await?;
@@ -407,6 +410,7 @@ impl Core {
                     )
                     .into());
                 }
+                self.quota_check(&mut tx, &rule.project_id, "security_group_rule", 1).await?;
                 insert_rule(&mut tx, rule).await?;
             }
             Some(RuleChange::Remove(rule_id)) => {

@@ -317,6 +317,7 @@ impl Core {
                 revision_number: 0,
                 body: Value::Object(to_map(subnet)),
             };
+            self.quota_check(&mut tx, &subnet.project_id, "subnet", 1).await?;
             subnet_insert(&mut tx, &row, &subnet.network_id).await?;
             bump_network(&mut tx, &subnet.network_id).await?;
             let c = SubnetContext {

@@ -17,6 +17,7 @@ mod error;
 pub mod networks;
 pub mod ovn;
 pub mod ports;
+pub mod quotas;
 pub mod security_groups;
 pub mod segments;
 pub mod subnets;

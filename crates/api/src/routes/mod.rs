@@ -2,6 +2,7 @@
 //! Keystone `/v3` routes; JSON fallbacks for unknown paths (404) and methods (405).
 
 pub mod identity;
+mod quotas;
 mod resources;
 mod versions;
 
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::router::<SecurityGroups>())
         .merge(resources::router::<SecurityGroupRules>())
         .merge(resources::read_only_router::<Agents>())
+        .merge(quotas::router())
         .merge(identity::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -7,6 +7,7 @@ mod identity;
 mod identity_admin;
 mod networks;
 mod ports;
+mod quotas;
 mod security_groups;
 mod subnets;
 mod tags;
