@@ -14,13 +14,16 @@ pub mod agents;
 pub mod config;
 mod context;
 pub mod extensions;
+mod floatingips;
 pub mod ipam;
 pub mod metadata;
 pub mod ml2;
 mod networks;
 mod ports;
 pub mod quotas;
+pub mod rbac;
 mod render;
+pub mod routers;
 pub mod security_groups;
 mod subnets;
 pub mod tags;
@@ -102,6 +105,7 @@ pub struct Core {
     mech: MechanismManager,
     base_mac: MacAddr,
     agent_sources: std::sync::RwLock<Vec<Arc<dyn agents::AgentSource>>>,
+    l3_drivers: std::sync::RwLock<Vec<Arc<dyn routers::L3Driver>>>,
 }
 
 impl Core {
@@ -121,6 +125,7 @@ impl Core {
             mech: MechanismManager::new(mechanism_drivers),
             base_mac,
             agent_sources: Default::default(),
+            l3_drivers: Default::default(),
         })
     }
 

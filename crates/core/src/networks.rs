@@ -59,7 +59,7 @@ impl Core {
         let not_found = || Error::not_found("Network", id);
         let row = row.ok_or_else(not_found)?;
         let net: Network = from_row(&row).map_err(crate::store_error)?;
-        if !can_read(ctx, &net) {
+        if !can_read(ctx, &net) && !self.network_access(ctx, &net).await?.read {
             return Err(not_found());
         }
         Ok((net, row.revision_number))
@@ -177,6 +177,13 @@ impl Core {
             };
             self.quota_check(&mut tx, &net.project_id, "network", 1).await?;
             network_insert(&mut tx, &row, flags(net)).await?;
+            // The flags stand for `*` RBAC entries; keep the entries in step.
+            if net.shared {
+                crate::rbac::insert_wildcard(&mut tx, net, "access_as_shared").await?;
+            }
+            if net.router_external {
+                crate::rbac::insert_wildcard(&mut tx, net, "access_as_external").await?;
+            }
             let ctx = NetworkContext { current: net.clone(), original: None, revision_number: 0 };
             self.mech.create_network_precommit(&mut tx, &ctx).await?;
             done.push(ctx);
@@ -199,15 +206,30 @@ impl Core {
         for (subnet, network) in pairs {
             subnets.entry(network).or_default().push(subnet);
         }
+        // `shared` is per viewer: RBAC entries for the caller's project count too.
+        let shared_to_me: Vec<String> = if ctx.is_privileged() {
+            vec![]
+        } else {
+            nt_store::rbac::rbac_networks_for(self.db().reader(), &ctx.project_id)
+                .await
+                .map_err(crate::store_error)?
+                .into_iter()
+                .filter(|(_, action)| action == "access_as_shared")
+                .map(|(id, _)| id)
+                .collect()
+        };
         let mut lister = crate::Lister::new(query, sink);
         for row in &rows {
             let net: Network = from_row(row).map_err(crate::store_error)?;
-            let view = render::network(
+            let mut view = render::network(
                 &net,
                 row.revision_number,
                 subnets.remove(&net.id).unwrap_or_default(),
                 ctx,
             );
+            if shared_to_me.contains(&net.id) {
+                view.insert("shared".into(), Value::Bool(true));
+            }
             lister.offer(view);
         }
         lister.finish("Network")
@@ -222,7 +244,11 @@ impl Core {
         let (net, revision) = self.visible_network(ctx, id).await?;
         let subnets =
             subnets_of_network(self.db().reader(), id).await.map_err(crate::store_error)?;
-        Ok(render::network(&net, revision, subnets.into_iter().map(|r| r.id).collect(), ctx))
+        let shared = self.network_access(ctx, &net).await?.shared;
+        let mut view =
+            render::network(&net, revision, subnets.into_iter().map(|r| r.id).collect(), ctx);
+        view.insert("shared".into(), Value::Bool(shared));
+        Ok(view)
     }
 
     /// Changes a network.
@@ -336,6 +362,18 @@ impl Core {
             ..row.clone()
         };
         network_update(&mut tx, &new_row, flags(&net), row.revision_number).await?;
+        for (action, was, is) in [
+            ("access_as_shared", original.shared, net.shared),
+            ("access_as_external", original.router_external, net.router_external),
+        ] {
+            match (was, is) {
+                (false, true) => crate::rbac::insert_wildcard(&mut tx, &net, action).await?,
+                (true, false) => {
+                    nt_store::rbac::rbac_delete_wildcard(&mut tx, &net.id, action).await?
+                }
+                _ => {}
+            }
+        }
         let c =
             NetworkContext { current: net, original: Some(original), revision_number: revision };
         self.mech.update_network_precommit(&mut tx, &c).await?;
@@ -415,6 +453,7 @@ impl Core {
         let c =
             NetworkContext { current: net, original: None, revision_number: row.revision_number };
         self.mech.delete_network_precommit(&mut tx, &c).await?;
+        nt_store::rbac::rbac_delete_object(&mut tx, id).await?;
         network_delete(&mut tx, id).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok((c, subnet_ctxs))

@@ -229,7 +229,8 @@ impl Core {
             if !ctx.can_write() {
                 return Err(Error::policy("create_port"));
             }
-            if !(ctx.is_privileged() || network.project_id == ctx.project_id || network.shared) {
+            let shared = self.network_access(ctx, &network).await?.shared;
+            if !(ctx.is_privileged() || network.project_id == ctx.project_id || shared) {
                 return Err(Error::policy("create_port"));
             }
             self.check_owner_only(ctx, &network, &attrs, "create")?;
@@ -529,8 +530,11 @@ impl Core {
         if protected && !ctx.is_privileged() {
             return Err(Error::policy("delete_port"));
         }
+        self.check_service_port_delete(&port).await?;
+        let fips = self.floatingips_on_port(id).await;
         let c = retrying!(self.port_delete_once(id, if_match, &network))?;
         self.mech.delete_port_postcommit(&c).await;
+        self.floatingips_changed(fips).await;
         Ok(())
     }
 
@@ -551,6 +555,7 @@ impl Core {
             revision_number: row.revision_number,
         };
         self.mech.delete_port_precommit(&mut tx, &c).await?;
+        self.floatingips_disassociate_port(&mut tx, id).await?;
         port_delete(&mut tx, id).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(c)

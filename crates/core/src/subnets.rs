@@ -349,7 +349,8 @@ impl Core {
             .map_err(crate::store_error)?
             .ok_or_else(not_found)?;
         let network: Network = from_row(&net_row).map_err(crate::store_error)?;
-        if !(subnet.project_id == ctx.project_id || can_read(ctx, &network)) {
+        let readable = can_read(ctx, &network) || self.network_access(ctx, &network).await?.read;
+        if !(subnet.project_id == ctx.project_id || readable) {
             return Err(not_found());
         }
         Ok((subnet, row.revision_number, network))

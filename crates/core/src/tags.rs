@@ -28,6 +28,10 @@ pub enum TaggedResource {
     Port,
     /// `/v2.0/security-groups/{id}/tags`.
     SecurityGroup,
+    /// `/v2.0/routers/{id}/tags`.
+    Router,
+    /// `/v2.0/floatingips/{id}/tags`.
+    FloatingIp,
 }
 
 impl TaggedResource {
@@ -37,6 +41,8 @@ impl TaggedResource {
             TaggedResource::Subnet => "Subnet",
             TaggedResource::Port => "Port",
             TaggedResource::SecurityGroup => "SecurityGroup",
+            TaggedResource::Router => "Router",
+            TaggedResource::FloatingIp => "FloatingIP",
         }
     }
 }
@@ -85,6 +91,8 @@ impl Core {
             TaggedResource::Subnet => self.subnet_show(ctx, id).await?,
             TaggedResource::Port => self.port_show(ctx, id).await?,
             TaggedResource::SecurityGroup => self.security_group_show(ctx, id).await?,
+            TaggedResource::Router => self.router_show(ctx, id).await?,
+            TaggedResource::FloatingIp => self.floatingip_show(ctx, id).await?,
         };
         let tags = serde_json::from_value(view.get("tags").cloned().unwrap_or(Value::Null))
             .unwrap_or_default();
@@ -141,6 +149,10 @@ impl Core {
             TaggedResource::Subnet => subnet_get(&mut *tx, id).await?,
             TaggedResource::Port => port_get(&mut *tx, id).await?,
             TaggedResource::SecurityGroup => security_group_get(&mut *tx, id).await?,
+            TaggedResource::Router => nt_store::routers::router_get(&mut *tx, id).await?,
+            TaggedResource::FloatingIp => {
+                nt_store::floatingips::floatingip_get(&mut *tx, id).await?
+            }
         }
         .ok_or_else(|| Error::not_found(kind.name(), id))?;
         check_if_match(None, row.revision_number)?;
@@ -206,6 +218,13 @@ impl Core {
             TaggedResource::Subnet => subnet_update(&mut tx, &new_row, row.revision_number).await?,
             TaggedResource::SecurityGroup => {
                 security_group_update(&mut tx, &new_row, row.revision_number).await?
+            }
+            TaggedResource::Router => {
+                nt_store::routers::router_update(&mut tx, &new_row, row.revision_number).await?
+            }
+            TaggedResource::FloatingIp => {
+                crate::floatingips::floatingip_row_update(&mut tx, &new_row, row.revision_number)
+                    .await?
             }
             TaggedResource::Port => {
                 let port: Port = from_row(&row)?;

@@ -150,6 +150,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(ovn) = &ovn {
         ovn.attach(&core);
         core.add_agent_source(Arc::new(ovn.clone()));
+        core.add_l3_driver(Arc::new(ovn.clone()));
     }
     let identity = Arc::new(identity);
     tokio::spawn(identity.clone().refresh_task(Duration::from_secs(5)));

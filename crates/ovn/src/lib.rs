@@ -107,7 +107,7 @@ struct Shared {
     ready: watch::Sender<bool>,
     jobs: mpsc::UnboundedSender<Job>,
     core: OnceLock<Weak<Core>>,
-    sb: Option<(Client, OnceLock<nt_ovsdb::Monitor>)>,
+    sb: Option<(Client, Arc<OnceLock<nt_ovsdb::Monitor>>)>,
 }
 
 /// The OVN mechanism driver (cheap to clone).
@@ -148,7 +148,7 @@ impl OvnDriver {
                 ClientOptions { database: Some(SB.into()), ..client_options() },
             )
             .map_err(|e| format!("SB connection {}: {e}", config.sb_connection))?;
-            Some((c, OnceLock::new()))
+            Some((c, Arc::default()))
         };
         let (jobs, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -169,6 +169,7 @@ impl OvnDriver {
         tokio::spawn(driver.clone().maintenance_loop());
         if driver.shared.sb.is_some() {
             tokio::spawn(driver.clone().sb_setup());
+            tokio::spawn(driver.clone().gateway_chassis_loop());
         }
         Ok(driver)
     }
@@ -207,6 +208,12 @@ impl OvnDriver {
                             ("DHCP_Options", MonitorRequest::all()),
                             ("Port_Group", MonitorRequest::all()),
                             ("ACL", MonitorRequest::all()),
+                            ("Logical_Router", MonitorRequest::all()),
+                            ("Logical_Router_Port", MonitorRequest::all()),
+                            ("Logical_Router_Static_Route", MonitorRequest::all()),
+                            ("NAT", MonitorRequest::all()),
+                            ("HA_Chassis_Group", MonitorRequest::all()),
+                            ("HA_Chassis", MonitorRequest::all()),
                             ("NB_Global", MonitorRequest::columns(["nb_cfg", "sb_cfg", "hv_cfg"])),
                         ],
                     )
@@ -222,6 +229,9 @@ impl OvnDriver {
                             dhcp_lease_time: self.shared.config.dhcp_lease_time,
                         },
                         base_mac: self.shared.base_mac,
+                        sb: writer::l3::SbChassis(
+                            self.shared.sb.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),
+                        ),
                     };
                     let _ = self.shared.writer.set(writer);
                     self.shared.ready.send_replace(true);
@@ -472,6 +482,7 @@ impl OvnDriver {
         for p in &ports {
             counts += writer.reconcile(Kind::Port, &p.id, dry).await?;
         }
+        counts += writer.sync_l3(dry).await?;
         // NB rows of ours whose resource no longer exists.
         let (net_ids, subnet_ids, port_ids): (Vec<&str>, Vec<&str>, Vec<&str>) = (
             networks.iter().map(|r| r.id.as_str()).collect(),

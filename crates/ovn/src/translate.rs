@@ -197,10 +197,11 @@ pub struct PortInputs<'a> {
 
 /// LSP `type` of a port.
 pub fn lsp_type(port: &Port) -> &'static str {
-    if port.device_owner == "network:distributed" {
-        "localport"
-    } else {
-        ""
+    match port.device_owner.as_str() {
+        "network:distributed" => "localport",
+        // Router interfaces and gateways: the peer of their Logical_Router_Port (§10.2, §10.3).
+        "network:router_interface" | "network:router_gateway" => "router",
+        _ => "",
     }
 }
 
@@ -221,7 +222,9 @@ pub fn logical_switch_port(
     let (v4_ref, v6_ref) =
         if trusted { (None, None) } else { (inputs.dhcp_v4.clone(), inputs.dhcp_v6.clone()) };
     let has_dhcp = v4_ref.is_some() || v6_ref.is_some();
-    let (addresses, port_security): (Vec<String>, Vec<String>) = if !ty.is_empty() {
+    let (addresses, port_security): (Vec<String>, Vec<String>) = if ty == "router" {
+        (vec!["router".into()], vec![])
+    } else if !ty.is_empty() {
         let ps = if port.port_security_enabled && !trusted { vec![all.clone()] } else { vec![] };
         (vec![all], ps)
     } else if trusted {
@@ -295,6 +298,13 @@ pub fn logical_switch_port(
     let mut options: BTreeMap<&str, String> = BTreeMap::new();
     if ty.is_empty() && !port.binding_host_id.is_empty() {
         options.insert("requested-chassis", port.binding_host_id.clone());
+    }
+    if ty == "router" {
+        options.insert("router-port", format!("lrp-{}", port.id));
+        if port.device_owner == "network:router_gateway" {
+            options.insert("nat-addresses", "router".into());
+            options.insert("exclude-lb-vips-from-garp", "true".into());
+        }
     }
     let opt_ref = |r: Option<Atom>| match r {
         Some(a) => Value::Set([a].into_iter().collect()),

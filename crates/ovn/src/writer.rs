@@ -22,6 +22,10 @@ use crate::nb::{differing, ext, is_lost_race, revision_of, Nb};
 use crate::security;
 use crate::translate::{self, PortInputs, TranslateConfig};
 
+/// Routers and floating IPs (a child module: it plans into the writer's transactions).
+#[path = "l3.rs"]
+pub mod l3;
+
 /// Which kind of resource a job is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -33,6 +37,10 @@ pub enum Kind {
     Port,
     /// A security group (Port_Group and its ACLs).
     SecurityGroup,
+    /// A router (Logical_Router, its ports, routes, SNAT and HA_Chassis_Group).
+    Router,
+    /// A floating IP (NAT `dnat_and_snat`).
+    FloatingIp,
 }
 
 impl Kind {
@@ -43,6 +51,8 @@ impl Kind {
             Kind::Subnet => "subnets",
             Kind::Port => "ports",
             Kind::SecurityGroup => "security_groups",
+            Kind::Router => "routers",
+            Kind::FloatingIp => "floatingips",
         }
     }
 
@@ -53,6 +63,8 @@ impl Kind {
             "subnets" => Some(Kind::Subnet),
             "ports" => Some(Kind::Port),
             "security_groups" => Some(Kind::SecurityGroup),
+            "routers" => Some(Kind::Router),
+            "floatingips" => Some(Kind::FloatingIp),
             _ => None,
         }
     }
@@ -88,6 +100,8 @@ pub struct Writer {
     pub config: TranslateConfig,
     /// Base of generated DHCP server MACs.
     pub base_mac: MacAddr,
+    /// SB chassis (gateway scheduling).
+    pub sb: l3::SbChassis,
 }
 
 enum Failure {
@@ -191,6 +205,8 @@ impl Writer {
             Kind::Subnet => self.subnet(id, plan).await,
             Kind::Port => self.port(id, plan).await,
             Kind::SecurityGroup => self.security_group(id, plan).await,
+            Kind::Router => self.router(id, plan).await,
+            Kind::FloatingIp => self.floatingip(id, plan).await,
         }
     }
 

@@ -14,10 +14,13 @@
 
 mod db;
 mod error;
+pub mod floatingips;
 pub mod networks;
 pub mod ovn;
 pub mod ports;
 pub mod quotas;
+pub mod rbac;
+pub mod routers;
 pub mod security_groups;
 pub mod segments;
 pub mod subnets;

@@ -51,7 +51,8 @@ where
         Scope::All => sqlx::query(&format!("SELECT {COLUMNS} FROM networks")).fetch_all(ex).await?,
         Scope::Project(p) => {
             sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM networks WHERE project_id = $1 OR shared = 1 OR external = 1"
+                "SELECT {COLUMNS} FROM networks WHERE project_id = $1 OR shared = 1 OR external = 1 \
+                 OR id IN (SELECT object_id FROM rbac_policies WHERE object_type = 'network' AND target_tenant = $1)"
             ))
             .bind(p)
             .fetch_all(ex)

@@ -5,7 +5,8 @@ use sqlx::Row;
 use crate::{StoreError, Tx};
 
 /// Resource types tracked, in the order maintenance creates them (deletes run in reverse).
-pub const RESOURCE_TYPES: &[&str] = &["networks", "security_groups", "subnets", "ports"];
+pub const RESOURCE_TYPES: &[&str] =
+    &["networks", "security_groups", "subnets", "ports", "routers", "floatingips"];
 
 /// Records a resource just created in our database and not yet written to NB (revision -1),
 /// or revives a row that was marked deleted.

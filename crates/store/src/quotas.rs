@@ -12,6 +12,9 @@ pub fn table_of(resource: &str) -> Option<&'static str> {
         "port" => "ports",
         "security_group" => "security_groups",
         "security_group_rule" => "security_group_rules",
+        "rbac_policy" => "rbac_policies",
+        "router" => "routers",
+        "floatingip" => "floatingips",
         _ => return None,
     })
 }

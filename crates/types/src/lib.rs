@@ -8,10 +8,13 @@
 pub mod agent;
 pub mod attr;
 mod error;
+pub mod floatingip;
 pub mod net;
 pub mod network;
 pub mod port;
 pub mod query;
+pub mod rbac;
+pub mod router;
 pub mod security_group;
 pub mod subnet;
 pub mod time;

@@ -2,6 +2,7 @@
 //! Keystone `/v3` routes; JSON fallbacks for unknown paths (404) and methods (405).
 
 pub mod identity;
+mod l3;
 mod quotas;
 mod resources;
 mod versions;
@@ -17,7 +18,7 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::state::AppState;
 pub use resources::{
-    Agents, Collection, Networks, Ports, SecurityGroupRules, SecurityGroups, Subnets,
+    Agents, Collection, Networks, Ports, RbacPolicies, SecurityGroupRules, SecurityGroups, Subnets,
 };
 
 /// Builds the router over `state`.
@@ -32,6 +33,8 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::router::<Ports>())
         .merge(resources::router::<SecurityGroups>())
         .merge(resources::router::<SecurityGroupRules>())
+        .merge(resources::router::<RbacPolicies>())
+        .merge(l3::router())
         .merge(resources::read_only_router::<Agents>())
         .merge(quotas::router())
         .merge(identity::router())

@@ -202,6 +202,20 @@ collection!(
     security_group_rule_update,
     security_group_rule_delete
 );
+collection!(
+    RbacPolicies,
+    "rbac_policy",
+    "rbac_policies",
+    "rbac-policies",
+    nt_types::rbac::ATTRS,
+    &[],
+    None,
+    rbac_create,
+    rbac_list,
+    rbac_show,
+    rbac_update,
+    rbac_delete
+);
 
 /// `/v2.0/agents`: list and show only.
 #[derive(Debug)]

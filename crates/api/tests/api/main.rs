@@ -2,12 +2,15 @@
 //! embedded identity and the `logger` mechanism driver, driven with `tower::ServiceExt`.
 
 mod errors;
+mod floatingips;
 mod harness;
 mod identity;
 mod identity_admin;
 mod networks;
 mod ports;
 mod quotas;
+mod rbac;
+mod routers;
 mod security_groups;
 mod subnets;
 mod tags;

@@ -44,6 +44,7 @@ impl Neutrino {
         let core = Arc::new(Core::new(db, core_config, drivers).unwrap());
         driver.attach(&core);
         core.add_agent_source(Arc::new(driver.clone()));
+        core.add_l3_driver(Arc::new(driver.clone()));
         Neutrino { core, driver, admin: OpContext::admin("p1"), _dir: dir }
     }
 

@@ -4,4 +4,5 @@
 
 mod harness;
 mod l2;
+mod l3;
 mod security;
