@@ -49,6 +49,7 @@ struct Run {
 struct Osc {
     bin: PathBuf,
     clouds_yaml: PathBuf,
+    cloud: String,
     scratch: PathBuf,
     runs: u32,
 }
@@ -57,7 +58,33 @@ impl Osc {
     fn new(bin: PathBuf, state_dir: &Path, scratch: &Path) -> Osc {
         let clouds_yaml = state_dir.join("clouds.yaml");
         assert!(clouds_yaml.is_file(), "the server did not write {}", clouds_yaml.display());
-        Osc { bin, clouds_yaml, scratch: scratch.to_owned(), runs: 0 }
+        Osc { bin, clouds_yaml, cloud: "neutrino".into(), scratch: scratch.to_owned(), runs: 0 }
+    }
+
+    /// The CLI as another user: a `clouds.yaml` of its own with one cloud named `name`.
+    fn as_user(
+        &self,
+        name: &str,
+        auth_url: &str,
+        user: &str,
+        password: &str,
+        project: &str,
+    ) -> Osc {
+        let clouds_yaml = self.scratch.join(format!("clouds-{name}.yaml"));
+        let text = format!(
+            "clouds:\n  {name}:\n    auth:\n      auth_url: {auth_url}/v3\n      username: {user}\n      \
+             password: {password}\n      project_name: {project}\n      user_domain_name: Default\n      \
+             project_domain_name: Default\n    region_name: RegionOne\n    interface: public\n    \
+             identity_api_version: 3\n"
+        );
+        std::fs::write(&clouds_yaml, text).expect("write clouds.yaml");
+        Osc {
+            bin: self.bin.clone(),
+            clouds_yaml,
+            cloud: name.into(),
+            scratch: self.scratch.clone(),
+            runs: 1000,
+        }
     }
 
     /// Run `openstack --os-cloud neutrino ARGS...`, bounded by [`CLI_TIMEOUT`]. Output goes to
@@ -76,7 +103,7 @@ impl Osc {
             .env("OS_CLIENT_CONFIG_FILE", &self.clouds_yaml)
             .env("PYTHONWARNINGS", "ignore")
             .arg("--os-cloud")
-            .arg("neutrino")
+            .arg(&self.cloud)
             .args(args)
             .stdin(Stdio::null())
             .stdout(File::create(&out_path).expect("create stdout file"))
@@ -315,4 +342,118 @@ fn openstack_cli_walks_network_subnet_port_lifecycle() {
         let list = osc.json(&[resource, "list"]);
         assert_eq!(list, Value::Array(vec![]), "{resource} list after cleanup");
     }
+}
+
+/// The limit of `resource` in `openstack quota show -f json` output (a list of rows).
+fn limit(quota: &Value, resource: &str) -> i64 {
+    quota
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["Resource"] == resource))
+        .and_then(|r| r["Limit"].as_i64())
+        .unwrap_or_else(|| panic!("no limit for {resource} in {quota}"))
+}
+
+#[test]
+fn openstack_cli_provisions_projects_users_sharing_and_quotas() {
+    let bin = find_openstack_cli();
+    let mut workdir = Workdir::new();
+    let server = Server::start(&mut workdir, "cli-secret");
+    let mut admin = Osc::new(bin, &server.state_dir, workdir.path());
+
+    // Identity administration as admin.
+    let project = admin.json(&["project", "create", "demo"]);
+    let project_id = str_field(&project, "id").to_owned();
+    let user = admin.json(&[
+        "user",
+        "create",
+        "--project",
+        "demo",
+        "--password",
+        "demo-pw",
+        "demo-member",
+    ]);
+    let user_id = str_field(&user, "id").to_owned();
+    admin.ok(&["role", "add", "--project", "demo", "--user", "demo-member", "member"]);
+    let assignments =
+        admin.json(&["role", "assignment", "list", "--user", &user_id, "--project", &project_id]);
+    assert_eq!(assignments.as_array().map(Vec::len), Some(1), "{assignments}");
+
+    // Sharing: with everyone (--share) and with one project (RBAC).
+    let shared = admin.json(&["network", "create", "--share", "everyone-net"]);
+    assert_eq!(shared["shared"], true);
+    let private = admin.json(&["network", "create", "demo-net"]);
+    let private_id = str_field(&private, "id").to_owned();
+    admin.json(&[
+        "subnet",
+        "create",
+        "--network",
+        &private_id,
+        "--subnet-range",
+        "10.20.0.0/24",
+        "demo-v4",
+    ]);
+    let rbac = admin.json(&[
+        "network",
+        "rbac",
+        "create",
+        "--target-project",
+        &project_id,
+        "--action",
+        "access_as_shared",
+        "--type",
+        "network",
+        &private_id,
+    ]);
+    let rbac_id = str_field(&rbac, "id").to_owned();
+    assert_eq!(str_field(&rbac, "target_project_id"), project_id);
+
+    // Quotas.
+    admin.ok(&["quota", "set", "--networks", "5", &project_id]);
+    let quota = admin.json(&["quota", "show", &project_id]);
+    assert_eq!(limit(&quota, "networks"), 5, "{quota}");
+
+    // The same cloud as the new member.
+    let mut member = admin.as_user("demo", &server.url, "demo-member", "demo-pw", "demo");
+    let token = member.json(&["token", "issue"]);
+    assert_eq!(str_field(&token, "project_id"), project_id);
+    let networks = member.json(&["network", "list"]);
+    let names: Vec<&str> =
+        networks.as_array().unwrap().iter().map(|n| str_field(n, "Name")).collect();
+    assert!(names.contains(&"everyone-net") && names.contains(&"demo-net"), "{names:?}");
+    let port = member.json(&["port", "create", "--network", &private_id, "member-port"]);
+    assert_eq!(str_field(&port, "project_id"), project_id);
+    // Without a project argument the CLI shows the caller's own project.
+    let own_quota = member.json(&["quota", "show"]);
+    assert_eq!(limit(&own_quota, "networks"), 5);
+    assert!(
+        !member.run(&["quota", "set", "--networks", "50", &project_id]).success,
+        "members cannot set quotas"
+    );
+    let wildcard = member.run(&[
+        "network",
+        "rbac",
+        "create",
+        "--target-all-projects",
+        "--action",
+        "access_as_shared",
+        "--type",
+        "network",
+        &private_id,
+    ]);
+    assert!(!wildcard.success, "members cannot share with everyone");
+
+    // Cleanup in dependency order: the policy is in use while the member's port exists.
+    let in_use = admin.run(&["network", "rbac", "delete", &rbac_id]);
+    assert!(!in_use.success, "RBAC policy in use must not be deleted");
+    member.ok(&["port", "delete", "member-port"]);
+    admin.ok(&["network", "rbac", "delete", &rbac_id]);
+    let after = member.json(&["network", "list"]);
+    assert!(
+        after.as_array().unwrap().iter().all(|n| n["ID"] != private_id.as_str()),
+        "no longer visible"
+    );
+    admin.ok(&["network", "delete", &private_id, "everyone-net"]);
+    admin.ok(&["user", "delete", &user_id]);
+    admin.ok(&["project", "delete", &project_id]);
+    assert!(!member.run(&["network", "list"]).success, "a deleted user's login fails");
 }
