@@ -57,7 +57,7 @@ fn can_read(ctx: &OpContext, f: &FloatingIp) -> bool {
 }
 
 fn can_write(ctx: &OpContext, f: &FloatingIp) -> bool {
-    ctx.is_admin() || (f.project_id == ctx.project_id && ctx.can_write())
+    crate::policy::allowed(ctx, "update_floatingip", &crate::policy::Target::project(&f.project_id))
 }
 
 /// The association asked for: `None` to disassociate.
@@ -169,8 +169,13 @@ impl Core {
         let mut items = Vec::with_capacity(bodies.len());
         for body in bodies {
             let attrs = check_body("floatingip", ATTRS, body, Op::Create, ctx.caller())?;
-            if !ctx.can_write() {
-                return Err(Error::policy("create_floatingip"));
+            let owner = attrs.get("project_id").and_then(Value::as_str).unwrap_or(&ctx.project_id);
+            if !ctx.is_privileged() {
+                crate::policy::authorize(
+                    ctx,
+                    "create_floatingip",
+                    &crate::policy::Target::project(owner),
+                )?;
             }
             if attrs.contains_key("floating_ip_address")
                 && !(ctx.is_admin() || ctx.has_role("manager"))

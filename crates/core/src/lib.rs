@@ -19,6 +19,7 @@ pub mod ipam;
 pub mod metadata;
 pub mod ml2;
 mod networks;
+pub mod policy;
 mod ports;
 pub mod quotas;
 pub mod rbac;

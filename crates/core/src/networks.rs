@@ -19,6 +19,7 @@ use nt_types::subnet::Subnet;
 use nt_types::{time, Error};
 
 use crate::ml2::{NetworkContext, Segment, SubnetContext};
+use crate::policy::{authorize, Target};
 use crate::{check_if_match, from_row, render, retrying, to_map, Core, OpContext, TxError};
 
 /// Device owners whose ports go away with their network instead of blocking its deletion.
@@ -67,8 +68,9 @@ impl Core {
 
     fn parse_new_network(&self, ctx: &OpContext, body: &Value) -> Result<NewNetwork, Error> {
         let attrs = check_body("network", ATTRS, body, Op::Create, ctx.caller())?;
-        if !ctx.can_write() {
-            return Err(Error::policy("create_network"));
+        let project = attrs.get("project_id").and_then(Value::as_str).unwrap_or(&ctx.project_id);
+        if !ctx.is_privileged() {
+            authorize(ctx, "create_network", &Target::project(project))?;
         }
         let now = time::now();
         let network_type = get_str(&attrs, "provider:network_type");
@@ -261,9 +263,7 @@ impl Core {
     ) -> Result<Map<String, Value>, Error> {
         let attrs = check_body("network", ATTRS, body, Op::Update, ctx.caller())?;
         let (net, _) = self.visible_network(ctx, id).await?;
-        if !(ctx.is_admin() || (net.project_id == ctx.project_id && ctx.can_write())) {
-            return Err(Error::policy("update_network"));
-        }
+        authorize(ctx, "update_network", &Target::project(&net.project_id))?;
         let (c, subnets) = retrying!(self.network_update_once(id, &attrs, if_match))?;
         self.mech.update_network_postcommit(&c).await;
         Ok(render::network(&c.current, c.revision_number, subnets, ctx))
@@ -390,9 +390,7 @@ impl Core {
         if_match: Option<i64>,
     ) -> Result<(), Error> {
         let (net, _) = self.visible_network(ctx, id).await?;
-        if !(ctx.is_admin() || (net.project_id == ctx.project_id && ctx.can_write())) {
-            return Err(Error::policy("delete_network"));
-        }
+        authorize(ctx, "delete_network", &Target::project(&net.project_id))?;
         let (c, subnets) = retrying!(self.network_delete_once(id, if_match))?;
         for s in &subnets {
             self.mech.delete_subnet_postcommit(s).await;

@@ -23,6 +23,7 @@ use nt_types::subnet::Subnet;
 use nt_types::{time, Error, ErrorKind};
 
 use crate::ml2::PortContext;
+use crate::policy::{authorize, Target};
 use crate::{check_if_match, from_row, ipam, render, retrying, to_map, Core, OpContext, TxError};
 
 /// Attributes only the network's owner (or admin/service) may set on a port.
@@ -77,18 +78,19 @@ impl Core {
         if ctx.is_privileged() || network.project_id == ctx.project_id {
             return Ok(());
         }
+        let target = Target::on_network(&ctx.project_id, &network.project_id, false);
         for key in OWNER_ONLY {
             if attrs.contains_key(*key) {
-                return Err(Error::policy(&format!("{verb}_port:{key}")));
+                authorize(ctx, &format!("{verb}_port:{key}"), &target)?;
             }
         }
         if let Some(Value::Array(ips)) = attrs.get("fixed_ips") {
             if ips.iter().any(|i| i.get("ip_address").is_some()) {
-                return Err(Error::policy(&format!("{verb}_port:fixed_ips:ip_address")));
+                authorize(ctx, &format!("{verb}_port:fixed_ips:ip_address"), &target)?;
             }
         }
         if get_str(attrs, "device_owner").is_some_and(|o| o.starts_with("network:")) {
-            return Err(Error::policy(&format!("{verb}_port:device_owner")));
+            authorize(ctx, &format!("{verb}_port:device_owner"), &target)?;
         }
         Ok(())
     }
@@ -118,6 +120,35 @@ impl Core {
                 Ok(vec![self.security_group_default(&port.project_id).await?])
             }
             _ => Ok(vec![]),
+        }
+    }
+
+    /// A non-admin may not attach a port to another project's router by naming it as the
+    /// device of a router port (upstream: `DeviceIDNotOwnedByTenant`).
+    async fn check_device_id(
+        &self,
+        ctx: &OpContext,
+        device_owner: &str,
+        device_id: &str,
+    ) -> Result<(), Error> {
+        if ctx.is_privileged()
+            || device_id.is_empty()
+            || !device_owner.starts_with("network:router")
+        {
+            return Ok(());
+        }
+        let router = nt_store::routers::router_get(self.db().reader(), device_id)
+            .await
+            .map_err(crate::store_error)?;
+        match router {
+            Some(r) if r.project_id != ctx.project_id => Err(Error::conflict(
+                "DeviceIDNotOwnedByTenant",
+                format!(
+                    "The following device_id {device_id} is not owned by your project or matches \
+                     another projects router."
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -226,17 +257,14 @@ impl Core {
             let attrs = check_body("port", ATTRS, body, Op::Create, ctx.caller())?;
             let network_id = get_str(&attrs, "network_id").unwrap_or_default();
             let (network, _) = self.visible_network(ctx, &network_id).await?;
-            if !ctx.can_write() {
-                return Err(Error::policy("create_port"));
-            }
             let shared = self.network_access(ctx, &network).await?.shared;
-            if !(ctx.is_privileged() || network.project_id == ctx.project_id || shared) {
-                return Err(Error::policy("create_port"));
-            }
+            let target = Target::on_network(&ctx.project_id, &network.project_id, shared);
+            authorize(ctx, "create_port", &target)?;
             self.check_owner_only(ctx, &network, &attrs, "create")?;
             let (mut port, request, explicit_mac) = self.parse_new_port(ctx, &attrs, &network)?;
             port.security_groups =
                 self.port_groups(ctx, &port, attrs.get("security_groups")).await?;
+            self.check_device_id(ctx, &port.device_owner, &port.device_id).await?;
             items.push((port, request, explicit_mac, network));
         }
         let created = retrying!(self.port_create_once(&items))?;
@@ -358,10 +386,14 @@ impl Core {
     ) -> Result<Map<String, Value>, Error> {
         let attrs = check_body("port", ATTRS, body, Op::Update, ctx.caller())?;
         let (port, _, network) = self.visible_port(ctx, id).await?;
-        if !(ctx.is_privileged() || (port.project_id == ctx.project_id && ctx.can_write())) {
-            return Err(Error::policy("update_port"));
-        }
+        authorize(ctx, "update_port", &Target::project(&port.project_id))?;
         self.check_owner_only(ctx, &network, &attrs, "update")?;
+        if attrs.contains_key("device_owner") || attrs.contains_key("device_id") {
+            let owner =
+                get_str(&attrs, "device_owner").unwrap_or_else(|| port.device_owner.clone());
+            let device = get_str(&attrs, "device_id").unwrap_or_else(|| port.device_id.clone());
+            self.check_device_id(ctx, &owner, &device).await?;
+        }
         let groups = match attrs.get("security_groups") {
             Some(v) => Some(self.port_groups(ctx, &port, Some(v)).await?),
             None => None,
@@ -521,14 +553,12 @@ impl Core {
         if_match: Option<i64>,
     ) -> Result<(), Error> {
         let (port, _, network) = self.visible_port(ctx, id).await?;
-        let owner = port.project_id == ctx.project_id || network.project_id == ctx.project_id;
-        if !(ctx.is_privileged() || (owner && ctx.can_write())) {
-            return Err(Error::policy("delete_port"));
-        }
+        let target = Target::on_network(&port.project_id, &network.project_id, false);
+        authorize(ctx, "delete_port", &target)?;
         let protected =
             ["compute:", "baremetal:", "manila:"].iter().any(|p| port.device_owner.starts_with(p));
-        if protected && !ctx.is_privileged() {
-            return Err(Error::policy("delete_port"));
+        if protected {
+            authorize(ctx, "delete_port:device_owner:compute", &target)?;
         }
         self.check_service_port_delete(&port).await?;
         let fips = self.floatingips_on_port(id).await;

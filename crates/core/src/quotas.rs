@@ -11,6 +11,7 @@ use nt_store::quotas::{
 use nt_store::{StoreError, Tx};
 use nt_types::{Error, ErrorKind};
 
+use crate::policy::{authorize, Target};
 use crate::{retrying, store_error, Core, OpContext, TxError};
 
 /// Largest settable limit.
@@ -48,11 +49,7 @@ impl Core {
     }
 
     fn quota_allowed(ctx: &OpContext, project_id: &str) -> Result<(), Error> {
-        if ctx.is_admin() || ctx.project_id == project_id {
-            Ok(())
-        } else {
-            Err(Error::policy("get_quota"))
-        }
+        authorize(ctx, "get_quota", &Target::project(project_id))
     }
 
     async fn limits(&self, project_id: &str) -> Result<Map<String, Value>, Error> {
@@ -106,9 +103,7 @@ impl Core {
 
     /// `GET /quotas`: projects with overrides (admin).
     pub async fn quota_list(&self, ctx: &OpContext) -> Result<Vec<Map<String, Value>>, Error> {
-        if !ctx.is_admin() {
-            return Err(Error::policy("get_quota"));
-        }
+        authorize(ctx, "get_quotas", &Target::project(&ctx.project_id))?;
         let mut out = Vec::new();
         for project in quota_projects(self.db().reader()).await.map_err(store_error)? {
             let mut limits = self.limits(&project).await?;
@@ -126,9 +121,7 @@ impl Core {
         project_id: &str,
         body: &Value,
     ) -> Result<Map<String, Value>, Error> {
-        if !ctx.is_admin() {
-            return Err(Error::policy("update_quota"));
-        }
+        authorize(ctx, "update_quota", &Target::project(project_id))?;
         let Some(obj) = body.as_object() else {
             return Err(Error::bad_request("Body contains invalid data"));
         };
@@ -184,9 +177,7 @@ impl Core {
 
     /// `DELETE /quotas/{project}` (admin): back to the defaults.
     pub async fn quota_delete(&self, ctx: &OpContext, project_id: &str) -> Result<(), Error> {
-        if !ctx.is_admin() {
-            return Err(Error::policy("delete_quota"));
-        }
+        authorize(ctx, "delete_quota", &Target::project(project_id))?;
         retrying!(self.quota_delete_once(project_id))
     }
 

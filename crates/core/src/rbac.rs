@@ -19,6 +19,7 @@ use nt_types::rbac::{RbacPolicy, ATTRS};
 use nt_types::{time, Error, ErrorKind};
 
 use crate::ml2::NetworkContext;
+use crate::policy::{authorize, Target};
 use crate::{from_row, retrying, to_map, Core, OpContext, TxError, ViewSink};
 
 /// What a project may do with a network through its flags and RBAC entries.
@@ -140,12 +141,11 @@ impl Core {
         let mut views = Vec::new();
         for body in bodies {
             let attrs = check_body("rbac_policy", ATTRS, body, Op::Create, ctx.caller())?;
-            if !ctx.can_write() {
-                return Err(Error::policy("create_rbac_policy"));
-            }
+            let owner = get_str(&attrs, "project_id").unwrap_or_else(|| ctx.project_id.clone());
+            authorize(ctx, "create_rbac_policy", &Target::project(&owner))?;
             let target = get_str(&attrs, "target_tenant").unwrap_or_default();
-            if target == "*" && !ctx.is_admin() {
-                return Err(Error::policy("create_rbac_policy:target_tenant"));
+            if target == "*" {
+                authorize(ctx, "create_rbac_policy:target_tenant", &Target::project(&owner))?;
             }
             let object_id = get_str(&attrs, "object_id").unwrap_or_default();
             let (net, _) = self.visible_network(ctx, &object_id).await?;
@@ -258,8 +258,12 @@ impl Core {
         let attrs = check_body("rbac_policy", ATTRS, body, Op::Update, ctx.caller())?;
         let policy = self.visible_policy(ctx, id).await?;
         let Some(target) = get_str(&attrs, "target_tenant") else { return Ok(render(&policy)) };
-        if target == "*" && !ctx.is_admin() {
-            return Err(Error::policy("update_rbac_policy:target_tenant"));
+        if target == "*" {
+            authorize(
+                ctx,
+                "update_rbac_policy:target_tenant",
+                &Target::project(&policy.project_id),
+            )?;
         }
         let updated = retrying!(self.rbac_retarget_once(&policy, &target))?;
         Ok(render(&updated))
@@ -309,9 +313,7 @@ impl Core {
         _if_match: Option<i64>,
     ) -> Result<(), Error> {
         let policy = self.visible_policy(ctx, id).await?;
-        if !ctx.can_write() {
-            return Err(Error::policy("delete_rbac_policy"));
-        }
+        authorize(ctx, "delete_rbac_policy", &Target::project(&policy.project_id))?;
         let changed = retrying!(self.rbac_delete_once(&policy))?;
         if let Some(c) = &changed {
             self.mech.update_network_postcommit(c).await;

@@ -131,7 +131,7 @@ fn can_read(ctx: &OpContext, r: &Router) -> bool {
 
 /// True when `ctx` may change the router.
 fn can_write(ctx: &OpContext, r: &Router) -> bool {
-    ctx.is_admin() || (r.project_id == ctx.project_id && ctx.can_write())
+    crate::policy::allowed(ctx, "update_router", &crate::policy::Target::project(&r.project_id))
 }
 
 /// A router as `ctx` sees it.
@@ -584,8 +584,13 @@ impl Core {
         let mut items = Vec::with_capacity(bodies.len());
         for body in bodies {
             let attrs = check_body("router", ATTRS, body, Op::Create, ctx.caller())?;
-            if !ctx.can_write() {
-                return Err(Error::policy("create_router"));
+            let owner = attrs.get("project_id").and_then(Value::as_str).unwrap_or(&ctx.project_id);
+            if !ctx.is_privileged() {
+                crate::policy::authorize(
+                    ctx,
+                    "create_router",
+                    &crate::policy::Target::project(owner),
+                )?;
             }
             let gw = attrs.get("external_gateway_info").and_then(GatewayRequest::from_value);
             if let Some(g) = &gw {

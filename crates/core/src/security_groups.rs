@@ -20,6 +20,7 @@ use nt_types::security_group::{
 use nt_types::{time, Error, ErrorKind};
 
 use crate::ml2::SecurityGroupContext;
+use crate::policy::{authorize, Target};
 use crate::{check_if_match, from_row, retrying, to_map, Core, OpContext, TxError, ViewSink};
 
 fn bad(ty: &'static str, message: impl Into<String>) -> Error {
@@ -228,11 +229,11 @@ impl Core {
         let mut views = Vec::new();
         for body in bodies {
             let attrs = check_body("security_group", ATTRS, body, Op::Create, ctx.caller())?;
-            if !ctx.can_write() {
-                return Err(Error::policy("create_security_group"));
-            }
             let name = get_str(&attrs, "name").unwrap_or_default();
             let project = get_str(&attrs, "project_id").unwrap_or_else(|| ctx.project_id.clone());
+            if !ctx.is_privileged() {
+                authorize(ctx, "create_security_group", &Target::project(&project))?;
+            }
             if name.eq_ignore_ascii_case("default") {
                 return Err(Error::conflict(
                     "SecurityGroupDefaultAlreadyExists",
@@ -349,9 +350,7 @@ impl Core {
     ) -> Result<Map<String, Value>, Error> {
         let attrs = check_body("security_group", ATTRS, body, Op::Update, ctx.caller())?;
         let (group, _) = self.visible_group(ctx, id).await?;
-        if !(ctx.is_admin() || ctx.can_write()) {
-            return Err(Error::policy("update_security_group"));
-        }
+        authorize(ctx, "update_security_group", &Target::project(&group.project_id))?;
         if group.is_default() && get_str(&attrs, "name").is_some_and(|n| n != "default") {
             return Err(Error::conflict(
                 "SecurityGroupCannotUpdateDefault",
@@ -442,9 +441,7 @@ impl Core {
         if_match: Option<i64>,
     ) -> Result<(), Error> {
         let (group, _) = self.visible_group(ctx, id).await?;
-        if !ctx.can_write() {
-            return Err(Error::policy("delete_security_group"));
-        }
+        authorize(ctx, "delete_security_group", &Target::project(&group.project_id))?;
         if group.is_default() && !ctx.is_admin() {
             return Err(Error::conflict(
                 "SecurityGroupCannotRemoveDefault",
@@ -496,9 +493,7 @@ impl Core {
                 check_body("security_group_rule", RULE_ATTRS, body, Op::Create, ctx.caller())?;
             let group_id = get_str(&attrs, "security_group_id").unwrap_or_default();
             let (group, _) = self.visible_group(ctx, &group_id).await?;
-            if !ctx.can_write() {
-                return Err(Error::policy("create_security_group_rule"));
-            }
+            authorize(ctx, "create_security_group_rule", &Target::project(&group.project_id))?;
             let now = time::now();
             let mut rule = SecurityGroupRule {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -631,9 +626,7 @@ impl Core {
         _if_match: Option<i64>,
     ) -> Result<(), Error> {
         let (rule, _) = self.visible_rule(ctx, id).await?;
-        if !ctx.can_write() {
-            return Err(Error::policy("delete_security_group_rule"));
-        }
+        authorize(ctx, "delete_security_group_rule", &Target::project(&rule.project_id))?;
         let c = retrying!(self.security_group_change_once(
             &rule.security_group_id,
             None,

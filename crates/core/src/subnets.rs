@@ -22,6 +22,7 @@ use nt_types::{time, Error, ErrorKind};
 
 use crate::ml2::SubnetContext;
 use crate::networks::{can_read, AUTO_DELETED_OWNERS};
+use crate::policy::{authorize, Target};
 use crate::{check_if_match, from_row, ipam, render, retrying, to_map, Core, OpContext, TxError};
 
 fn get_str(attrs: &Map<String, Value>, key: &str) -> Option<String> {
@@ -269,9 +270,8 @@ impl Core {
             // Attribute errors (missing network_id included) come first, as upstream.
             check_body("subnet", ATTRS, body, Op::Create, ctx.caller())?;
             let (network, _) = self.visible_network(ctx, &network_id).await?;
-            if !(ctx.is_admin() || (network.project_id == ctx.project_id && ctx.can_write())) {
-                return Err(Error::policy("create_subnet"));
-            }
+            let target = Target::on_network(&ctx.project_id, &network.project_id, false);
+            authorize(ctx, "create_subnet", &target)?;
             subnets.push(self.parse_new_subnet(ctx, body, &network)?);
         }
         let created = retrying!(self.subnet_create_once(&subnets))?;
@@ -408,12 +408,6 @@ impl Core {
         Ok(render::subnet(&subnet, revision, Some(&network), ctx))
     }
 
-    fn may_change_subnet(ctx: &OpContext, subnet: &Subnet, network: &Network) -> bool {
-        ctx.is_admin()
-            || (ctx.can_write()
-                && (subnet.project_id == ctx.project_id || network.project_id == ctx.project_id))
-    }
-
     /// Changes a subnet.
     pub async fn subnet_update(
         &self,
@@ -424,9 +418,11 @@ impl Core {
     ) -> Result<Map<String, Value>, Error> {
         let attrs = check_body("subnet", ATTRS, body, Op::Update, ctx.caller())?;
         let (subnet, _, network) = self.visible_subnet(ctx, id).await?;
-        if !Self::may_change_subnet(ctx, &subnet, &network) {
-            return Err(Error::policy("update_subnet"));
-        }
+        authorize(
+            ctx,
+            "update_subnet",
+            &Target::on_network(&subnet.project_id, &network.project_id, false),
+        )?;
         let c = retrying!(self.subnet_update_once(id, &attrs, if_match))?;
         self.metadata_port_after(&c.current.network_id).await;
         self.mech.update_subnet_postcommit(&c).await;
@@ -504,9 +500,11 @@ impl Core {
         if_match: Option<i64>,
     ) -> Result<(), Error> {
         let (subnet, _, network) = self.visible_subnet(ctx, id).await?;
-        if !Self::may_change_subnet(ctx, &subnet, &network) {
-            return Err(Error::policy("delete_subnet"));
-        }
+        authorize(
+            ctx,
+            "delete_subnet",
+            &Target::on_network(&subnet.project_id, &network.project_id, false),
+        )?;
         let c = retrying!(self.subnet_delete_once(id, if_match))?;
         self.mech.delete_subnet_postcommit(&c).await;
         Ok(())

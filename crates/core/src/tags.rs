@@ -12,6 +12,7 @@ use nt_types::network::Network;
 use nt_types::port::Port;
 use nt_types::{time, Error, ErrorKind};
 
+use crate::policy::{authorize, Target};
 use crate::{check_if_match, from_row, retrying, Core, OpContext, TxError};
 
 /// Most tags one resource may carry.
@@ -120,13 +121,11 @@ impl Core {
         change: TagChange,
     ) -> Result<Vec<String>, Error> {
         let (_, project) = self.tagged(ctx, kind, id).await?;
-        if !(ctx.is_admin() || (project == ctx.project_id && ctx.can_write())) {
-            let verb = match change {
-                TagChange::Remove(_) | TagChange::Clear => "delete",
-                _ => "update",
-            };
-            return Err(Error::policy(&format!("{verb}_{}s_tags", kind.name().to_lowercase())));
-        }
+        let action = match change {
+            TagChange::Remove(_) | TagChange::Clear => "delete_tags",
+            _ => "update_tags",
+        };
+        authorize(ctx, action, &Target::project(&project))?;
         match &change {
             TagChange::Add(t) | TagChange::Remove(t) => check_tag(t)?,
             TagChange::AddAll(list) | TagChange::Replace(list) => {

@@ -10,6 +10,7 @@ mod networks;
 mod ports;
 mod quotas;
 mod rbac;
+mod regressions;
 mod routers;
 mod security_groups;
 mod subnets;
