@@ -289,6 +289,7 @@ impl Core {
                 revision_number: 0,
                 body: Value::Object(to_map(&fip)),
             };
+            self.quota_check(&mut tx, &fip.project_id, "floatingip", 1).await?;
             floatingip_insert(&mut tx, &row, fip_keys(&fip)).await?;
             self.l3_precommit(&mut tx, L3Resource::FloatingIp, &fip.id, L3Event::Created).await?;
             after.l3.push((L3Resource::FloatingIp, fip.id.clone(), L3Event::Created));

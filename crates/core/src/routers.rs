@@ -663,6 +663,7 @@ impl Core {
                 revision_number: 0,
                 body: Value::Object(to_map(&router)),
             };
+            self.quota_check(&mut tx, &router.project_id, "router", 1).await?;
             router_insert(&mut tx, &row).await?;
             self.l3_precommit(&mut tx, L3Resource::Router, &router.id, L3Event::Created).await?;
             after.l3.push((L3Resource::Router, router.id.clone(), L3Event::Created));

@@ -91,3 +91,30 @@ async fn fifty_parallel_creates_against_a_quota_of_ten_give_ten() {
     let listed = app.get(&format!("/v2.0/networks?project_id={project}"), &app.admin).await;
     assert_eq!(listed.body["networks"].as_array().unwrap().len(), 10);
 }
+
+#[tokio::test]
+async fn router_and_security_group_quotas_are_enforced() {
+    let app = TestApp::new().await;
+    let (member, project) = app.user("p1", "member").await;
+    let path = format!("/v2.0/quotas/{project}");
+    app.put(&path, &app.admin, json!({"quota": {"router": 1, "security_group": 2}})).await;
+    assert_eq!(
+        app.post("/v2.0/routers", &member, json!({"router": {}})).await.status,
+        StatusCode::CREATED
+    );
+    let r = app.post("/v2.0/routers", &member, json!({"router": {}})).await;
+    assert_eq!((r.status, r.error_type()), (StatusCode::CONFLICT, "OverQuota"));
+    // The default group counts: one more fits, the next does not.
+    let r =
+        app.post("/v2.0/security-groups", &member, json!({"security_group": {"name": "a"}})).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r =
+        app.post("/v2.0/security-groups", &member, json!({"security_group": {"name": "b"}})).await;
+    assert_eq!(
+        (r.status, r.message()),
+        (StatusCode::CONFLICT, "Quota exceeded for resources: ['security_group'].")
+    );
+    let details = app.get(&format!("{path}/details"), &member).await;
+    assert_eq!(details.body["quota"]["router"]["used"], 1);
+    assert_eq!(details.body["quota"]["security_group"]["used"], 2);
+}
