@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need on a Debian machine, starts PostgreSQL, and
 # runs the whole workspace's tests once (SQLite always; PostgreSQL through NEUTRINO_TEST_PG_URL;
-# the real `openstack` CLI through NEUTRINO_OSC).
+# the real `openstack` CLI through NEUTRINO_OSC; a real Keystone through NEUTRINO_KEYSTONE_VENV).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +40,15 @@ if [ ! -x "$venv/bin/openstack" ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check python-openstackclient
 fi
 export NEUTRINO_OSC="$venv/bin/openstack"
+
+# A real Keystone (SQLite, Fernet) for the external-Keystone mode test, in its own venv.
+ks_venv="$PWD/target/keystone-venv"
+if [ ! -x "$ks_venv/bin/keystone-manage" ]; then
+  echo "test.sh: installing keystone into $ks_venv"
+  python3 -m venv "$ks_venv"
+  "$ks_venv/bin/pip" install -q --disable-pip-version-check keystone
+fi
+export NEUTRINO_KEYSTONE_VENV="$ks_venv"
 
 if cargo nextest --version >/dev/null 2>&1; then
   profile=default

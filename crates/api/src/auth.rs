@@ -1,5 +1,5 @@
 //! Token authentication for `/v2.0`: the `X-Auth-Token` header becomes an [`OpContext`], or
-//! the request gets Keystone's 401.
+//! the request gets Keystone's 401 (a 503 when an external Keystone cannot check the token).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -7,8 +7,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nt_core::OpContext;
+use nt_identity::AuthError;
+use nt_types::Error;
 use serde_json::json;
 
+use crate::error::ApiError;
 use crate::middleware::RequestId;
 use crate::state::AppState;
 
@@ -21,7 +24,7 @@ pub fn unauthorized(state: &AppState) -> Response {
     let body = json!({"error": {"code": 401, "title": "Unauthorized",
         "message": "The request you have made requires authentication."}});
     let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
-    let uri = format!("Keystone uri=\"{}\"", state.identity.identity_url());
+    let uri = format!("Keystone uri=\"{}\"", state.auth.identity_url());
     if let Ok(v) = HeaderValue::from_str(&uri) {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
@@ -37,7 +40,19 @@ impl FromRequestParts<AppState> for Auth {
     ) -> Result<Self, Self::Rejection> {
         let token = parts.headers.get("x-auth-token").and_then(|v| v.to_str().ok());
         let Some(token) = token else { return Err(unauthorized(state)) };
-        let principal = state.identity.validate(token).map_err(|_| unauthorized(state))?;
+        let principal = match state.auth.validate(token).await {
+            Ok(principal) => principal,
+            Err(AuthError::Unauthorized) => return Err(unauthorized(state)),
+            Err(AuthError::Unavailable(detail)) => {
+                // The detail is logged (ApiError logs `internal`), never shown to the client.
+                let mut error = Error::unavailable(
+                    "ServiceUnavailable",
+                    "The identity service is unavailable; retry the request later.",
+                );
+                error.internal = Some(format!("token not checked: {detail}"));
+                return Err(ApiError(error).into_response());
+            }
+        };
         // The network API acts on a project: unscoped, domain- and system-scoped tokens carry none.
         if principal.project_id.is_empty() {
             return Err(unauthorized(state));

@@ -7,8 +7,12 @@ use std::sync::Arc;
 pub struct AppState {
     /// Network services (networks, subnets, ports, …).
     pub core: Arc<nt_core::Core>,
-    /// Embedded identity: tokens, users, projects, roles.
-    pub identity: Arc<nt_identity::Identity>,
+    /// Embedded identity: tokens, users, projects, roles, served under `/v3`. None in the
+    /// external Keystone mode, where `/v3` is not served.
+    pub identity: Option<Arc<nt_identity::Identity>>,
+    /// Checks the `X-Auth-Token` of network API requests: the embedded identity or an external
+    /// Keystone.
+    pub auth: nt_identity::Authenticator,
     /// Server settings the HTTP layer needs.
     pub config: Arc<ApiConfig>,
 }

@@ -17,13 +17,20 @@
 //! [`Identity::revoke_subject`], and for the admin API (§7) [`Identity::authorize_admin`] and
 //! the methods of [`AdminApi`]; the wire format lives in [`wire`].
 //!
-//! This crate knows SQL through the store crate's pools; it knows nothing of HTTP or OVN.
+//! In the external Keystone mode none of that runs: [`external::KeystoneClient`] checks each
+//! token against an existing Keystone (with a cache), and [`Authenticator`] is what the HTTP
+//! layer calls in either mode.
+//!
+//! This crate knows SQL through the store crate's pools and speaks HTTP only as a client of an
+//! external Keystone; it knows nothing of serving HTTP or of OVN.
 
 mod admin;
 mod admin_api;
 mod auth;
+mod authenticator;
 mod bootstrap;
 mod error;
+pub mod external;
 pub mod keys;
 mod password;
 mod revocation;
@@ -43,6 +50,7 @@ use serde_json::Value;
 pub use admin::{ProjectRecord, RoleRecord, UserRecord};
 pub use admin_api::{AdminApi, QueryParams};
 pub use auth::UNSUPPORTED_METHOD_MESSAGE;
+pub use authenticator::{AuthError, Authenticator};
 pub use bootstrap::BootstrapOutcome;
 pub use error::{error_body, status_title, IdentityError, UNAUTHORIZED_MESSAGE};
 

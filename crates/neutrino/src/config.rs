@@ -36,6 +36,87 @@ pub struct Config {
     pub core: CoreConfig,
     /// OVN mechanism driver settings (`[ovn]`).
     pub ovn: nt_ovn::OvnConfig,
+    /// Where tokens come from (`[identity]`): the embedded identity or an external Keystone.
+    pub identity: IdentitySettings,
+}
+
+/// `[identity] mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityMode {
+    /// neutrino serves `/v3` from its own database (the default).
+    #[default]
+    Embedded,
+    /// Tokens are checked against an existing Keystone; `/v3` is not served.
+    Keystone,
+}
+
+/// The `[identity]` section. Everything but `mode` matters only with `mode = "keystone"`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentitySettings {
+    /// `embedded` or `keystone`.
+    pub mode: IdentityMode,
+    /// Keystone's v3 URL, e.g. `http://127.0.0.1:5000/v3`.
+    pub auth_url: String,
+    /// Service user that validates tokens (needs role `service` or `admin`).
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// Project the service user logs in to.
+    pub project_name: String,
+    /// Domain of the service user.
+    pub user_domain_name: String,
+    /// Domain of the service project.
+    pub project_domain_name: String,
+    /// How long a validated token is trusted before Keystone is asked again (never past its
+    /// expiry).
+    pub cache_seconds: u64,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            mode: IdentityMode::Embedded,
+            auth_url: String::new(),
+            username: String::new(),
+            password: String::new(),
+            project_name: String::new(),
+            user_domain_name: "Default".into(),
+            project_domain_name: "Default".into(),
+            cache_seconds: 300,
+        }
+    }
+}
+
+impl std::fmt::Debug for IdentitySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentitySettings")
+            .field("mode", &self.mode)
+            .field("auth_url", &self.auth_url)
+            .field("username", &self.username)
+            .field("password", &"***")
+            .field("project_name", &self.project_name)
+            .field("user_domain_name", &self.user_domain_name)
+            .field("project_domain_name", &self.project_domain_name)
+            .field("cache_seconds", &self.cache_seconds)
+            .finish()
+    }
+}
+
+impl IdentitySettings {
+    /// The external Keystone client's settings.
+    pub fn keystone(&self) -> nt_identity::external::KeystoneConfig {
+        nt_identity::external::KeystoneConfig {
+            auth_url: self.auth_url.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            project_name: self.project_name.clone(),
+            user_domain_name: self.user_domain_name.clone(),
+            project_domain_name: self.project_domain_name.clone(),
+            cache_seconds: self.cache_seconds,
+        }
+    }
 }
 
 impl Default for Config {
@@ -51,6 +132,7 @@ impl Default for Config {
             log_format: "text".into(),
             core: CoreConfig::default(),
             ovn: nt_ovn::OvnConfig::default(),
+            identity: IdentitySettings::default(),
         }
     }
 }
@@ -65,10 +147,19 @@ impl Config {
         }
         figment = figment.merge(
             Env::prefixed("NEUTRINO_")
-                .ignore(&["CONFIG", "LOG"])
+                .ignore(&["CONFIG", "LOG", "ADMIN_PASSWORD", "IDENTITY__PASSWORD"])
                 .split("__")
                 .map(|k| k.as_str().to_ascii_lowercase().into()),
         );
+        // Passwords verbatim: figment's Env would read `12345` as a number (and `0123` as 123).
+        for (var, key) in [
+            ("NEUTRINO_ADMIN_PASSWORD", "admin_password"),
+            ("NEUTRINO_IDENTITY__PASSWORD", "identity.password"),
+        ] {
+            if let Ok(value) = std::env::var(var) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
         let mut config: Config = figment.extract().context("invalid configuration")?;
         if let Some(v) = &args.bind {
             config.bind = v.clone();

@@ -1,4 +1,5 @@
-//! `serve`, `bootstrap`, `db-upgrade`: wiring the database, identity, core and HTTP layer.
+//! `serve`, `bootstrap`, `db-upgrade`: wiring the database, identity (embedded, or an external
+//! Keystone), core and HTTP layer.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,11 +10,12 @@ use nt_api::{ApiConfig, AppState};
 use nt_core::ml2::logger::LoggerDriver;
 use nt_core::ml2::MechanismDriver;
 use nt_core::Core;
-use nt_identity::{Identity, IdentityConfig};
+use nt_identity::external::KeystoneClient;
+use nt_identity::{Authenticator, Identity, IdentityConfig};
 use nt_ovn::{OvnDriver, SyncMode};
 use nt_store::Db;
 
-use crate::config::Config;
+use crate::config::{Config, IdentityMode};
 use crate::ServeArgs;
 
 fn init_logging(config: &Config) {
@@ -31,7 +33,8 @@ fn init_logging(config: &Config) {
     }
 }
 
-async fn open(args: &ServeArgs) -> anyhow::Result<(Config, Db, Identity)> {
+/// Loads the configuration, starts logging, creates the state directory and opens the database.
+async fn open(args: &ServeArgs) -> anyhow::Result<(Config, Db)> {
     let config = Config::load(args)?;
     init_logging(&config);
     std::fs::create_dir_all(&config.state_dir)
@@ -39,7 +42,12 @@ async fn open(args: &ServeArgs) -> anyhow::Result<(Config, Db, Identity)> {
     let db = Db::connect(&config.database)
         .await
         .with_context(|| format!("cannot open database {}", redact(&config.database)))?;
-    let identity = Identity::open(
+    Ok((config, db))
+}
+
+/// Opens the embedded identity service (its Fernet key repository is created if missing).
+async fn open_identity(config: &Config, db: &Db) -> anyhow::Result<Identity> {
+    Identity::open(
         db.clone(),
         IdentityConfig {
             public_url: config.public_url.clone(),
@@ -51,8 +59,42 @@ async fn open(args: &ServeArgs) -> anyhow::Result<(Config, Db, Identity)> {
         },
     )
     .await
-    .context("cannot open the identity service")?;
-    Ok((config, db, identity))
+    .context("cannot open the identity service")
+}
+
+/// How tokens are checked: the embedded identity service (bootstrapped, `clouds.yaml` written,
+/// its refresh task spawned), or an external Keystone (its service-token task spawned; no
+/// bootstrap, no Fernet keys, no `clouds.yaml`).
+async fn start_identity(
+    config: &Config,
+    db: &Db,
+) -> anyhow::Result<(Option<Arc<Identity>>, Authenticator)> {
+    match config.identity.mode {
+        IdentityMode::Embedded => {
+            let identity = open_identity(config, db).await?;
+            bootstrap_identity(config, &identity).await?;
+            let identity = Arc::new(identity);
+            tokio::spawn(identity.clone().refresh_task(Duration::from_secs(5)));
+            Ok((Some(identity.clone()), Authenticator::Embedded(identity)))
+        }
+        IdentityMode::Keystone => {
+            let client = KeystoneClient::new(config.identity.keystone())
+                .map_err(|e| anyhow::anyhow!("invalid [identity] settings: {e}"))?;
+            if config.admin_password.is_some() {
+                tracing::info!("admin password ignored: users live in the external Keystone");
+            }
+            tracing::info!(
+                auth_url = %client.auth_url(),
+                cache_seconds = config.identity.cache_seconds,
+                "tokens are checked by an external Keystone; /v3 is not served"
+            );
+            // Logs in at once and keeps the service token fresh; a Keystone that is not up yet
+            // is retried (requests meanwhile get 503), so start order does not matter.
+            let client = Arc::new(client);
+            tokio::spawn(client.clone().renew_task());
+            Ok((None, Authenticator::Keystone(client)))
+        }
+    }
 }
 
 /// Hides the password of a database URL for messages.
@@ -141,8 +183,8 @@ fn mechanism_drivers(config: &Config, db: &Db) -> anyhow::Result<Drivers> {
 
 /// `neutrino serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let (config, db, identity) = open(&args).await?;
-    bootstrap_identity(&config, &identity).await?;
+    let (config, db) = open(&args).await?;
+    let (identity, auth) = start_identity(&config, &db).await?;
     let (drivers, ovn) = mechanism_drivers(&config, &db)?;
     let mut core_config = config.core.clone();
     core_config.metadata_port = ovn.is_some() && config.ovn.metadata_enabled;
@@ -152,11 +194,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         core.add_agent_source(Arc::new(ovn.clone()));
         core.add_l3_driver(Arc::new(ovn.clone()));
     }
-    let identity = Arc::new(identity);
-    tokio::spawn(identity.clone().refresh_task(Duration::from_secs(5)));
     let state = AppState {
         core,
         identity,
+        auth,
         config: Arc::new(ApiConfig {
             public_url: config.public_url.clone(),
             max_body_bytes: config.max_body_bytes,
@@ -196,7 +237,13 @@ async fn shutdown() {
 
 /// `neutrino bootstrap`.
 pub async fn bootstrap(args: ServeArgs) -> anyhow::Result<()> {
-    let (config, _db, identity) = open(&args).await?;
+    let (config, db) = open(&args).await?;
+    anyhow::ensure!(
+        config.identity.mode == IdentityMode::Embedded,
+        "bootstrap sets up the embedded identity; with [identity] mode = \"keystone\" users, \
+         projects and roles are managed in that Keystone"
+    );
+    let identity = open_identity(&config, &db).await?;
     bootstrap_identity(&config, &identity).await?;
     eprintln!("neutrino: bootstrap done; clouds.yaml in {}", config.state_dir.display());
     Ok(())

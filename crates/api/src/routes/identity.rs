@@ -8,6 +8,8 @@
 //! Keystone's JSON body (`{"error": {"code", "title", "message"}}`); a 401 also carries
 //! `WWW-Authenticate: Keystone uri="<identity URL>"`.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
@@ -15,10 +17,15 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
-use nt_identity::{IdentityError, Principal, QueryParams, UNAUTHORIZED_MESSAGE};
+use nt_identity::{Identity, IdentityError, Principal, QueryParams, UNAUTHORIZED_MESSAGE};
 use serde_json::Value;
 
-use crate::state::AppState;
+/// What the `/v3` handlers share: the embedded identity service. The routes are mounted only
+/// when there is one (not in the external Keystone mode).
+#[derive(Debug, Clone)]
+struct V3State {
+    identity: Arc<Identity>,
+}
 
 /// Header carrying the token a request is about (and the token just issued).
 const X_SUBJECT_TOKEN: HeaderName = HeaderName::from_static("x-subject-token");
@@ -40,8 +47,8 @@ const X_AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
 /// | `/v3/projects/{p}/users/{u}/roles` | `GET` |
 /// | `/v3/projects/{p}/users/{u}/roles/{r}` | `PUT`, `HEAD`, `GET`, `DELETE` |
 /// | `/v3/role_assignments` | `GET` |
-pub fn router() -> Router<AppState> {
-    let json_405 = |route: MethodRouter<AppState>| route.fallback(method_not_allowed);
+pub fn router<S: Clone + Send + Sync + 'static>(identity: Arc<Identity>) -> Router<S> {
+    let json_405 = |route: MethodRouter<V3State>| route.fallback(method_not_allowed);
     Router::new()
         .route("/v3", get(version_show))
         .route("/v3/", get(version_show))
@@ -69,10 +76,11 @@ pub fn router() -> Router<AppState> {
             json_405(get(grant_check).head(grant_check).put(grant_create).delete(grant_delete)),
         )
         .route("/v3/role_assignments", json_405(get(role_assignments)))
+        .with_state(V3State { identity })
 }
 
 /// Keystone's error response for any status.
-fn keystone_error(state: &AppState, status: StatusCode, message: &str) -> Response {
+fn keystone_error(state: &V3State, status: StatusCode, message: &str) -> Response {
     let mut response =
         (status, Json(nt_identity::error_body(status.as_u16(), message))).into_response();
     if status == StatusCode::UNAUTHORIZED {
@@ -85,7 +93,7 @@ fn keystone_error(state: &AppState, status: StatusCode, message: &str) -> Respon
 }
 
 /// Renders an identity error; server-side failures are logged with their whole chain.
-fn error_response(state: &AppState, err: &IdentityError) -> Response {
+fn error_response(state: &V3State, err: &IdentityError) -> Response {
     if err.status() >= 500 {
         let mut chain = err.to_string();
         let mut source = std::error::Error::source(err);
@@ -110,7 +118,7 @@ fn no_catalog(query: Option<&str>) -> bool {
 }
 
 /// The caller's `X-Auth-Token`, checked (401 if missing or invalid).
-fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, IdentityError> {
+fn caller(state: &V3State, headers: &HeaderMap) -> Result<Principal, IdentityError> {
     match header_str(headers, &X_AUTH_TOKEN) {
         Some(token) => state.identity.validate(token),
         None => Err(IdentityError::Unauthorized(UNAUTHORIZED_MESSAGE.to_string())),
@@ -126,13 +134,13 @@ fn with_subject(mut response: Response, token: &str) -> Response {
 }
 
 /// `GET /v3`, `GET /v3/`: the identity version document.
-async fn version_show(State(state): State<AppState>) -> Response {
+async fn version_show(State(state): State<V3State>) -> Response {
     Json(state.identity.version_document()).into_response()
 }
 
 /// `POST /v3/auth/tokens`: 201, the token in `X-Subject-Token`, its body in the response.
 async fn token_issue(
-    State(state): State<AppState>,
+    State(state): State<V3State>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -158,7 +166,7 @@ async fn token_issue(
 
 /// `GET /v3/auth/tokens`: validates `X-Subject-Token`, 200 with its body.
 async fn token_show(
-    State(state): State<AppState>,
+    State(state): State<V3State>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -176,7 +184,7 @@ async fn token_show(
 }
 
 /// `HEAD /v3/auth/tokens`: the same check as `GET`, 200 without a body.
-async fn token_check(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn token_check(State(state): State<V3State>, headers: HeaderMap) -> Response {
     let subject = header_str(&headers, &X_SUBJECT_TOKEN);
     let result = caller(&state, &headers).and_then(|c| state.identity.check_subject(&c, subject));
     match result {
@@ -186,7 +194,7 @@ async fn token_check(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 /// `DELETE /v3/auth/tokens`: revokes `X-Subject-Token`, 204.
-async fn token_revoke(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn token_revoke(State(state): State<V3State>, headers: HeaderMap) -> Response {
     let subject = header_str(&headers, &X_SUBJECT_TOKEN);
     let result = match caller(&state, &headers) {
         Ok(caller) => state.identity.revoke_subject(&caller, subject).await,
@@ -199,7 +207,7 @@ async fn token_revoke(State(state): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 /// Any other method on `/v3/auth/tokens`: Keystone's 405 body.
-async fn method_not_allowed(State(state): State<AppState>) -> Response {
+async fn method_not_allowed(State(state): State<V3State>) -> Response {
     keystone_error(
         &state,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -231,7 +239,7 @@ impl From<PathRejection> for Failure {
 type Outcome = Result<Response, Failure>;
 
 /// Renders an admin call's outcome.
-fn finish(state: &AppState, outcome: Outcome) -> Response {
+fn finish(state: &V3State, outcome: Outcome) -> Response {
     match outcome {
         Ok(response) => response,
         Err(Failure::Identity(e)) => error_response(state, &e),
@@ -240,7 +248,7 @@ fn finish(state: &AppState, outcome: Outcome) -> Response {
 }
 
 /// The caller of an admin call: a valid token holding `admin` (401, 403).
-fn admin(state: &AppState, headers: &HeaderMap, action: &str) -> Result<Principal, Failure> {
+fn admin(state: &V3State, headers: &HeaderMap, action: &str) -> Result<Principal, Failure> {
     let token = header_str(headers, &X_AUTH_TOKEN);
     Ok(state.identity.authorize_admin(token, action)?)
 }
@@ -271,7 +279,7 @@ type RawBody = Result<Bytes, BytesRejection>;
 
 /// `GET /v3/domains` (`?name=`).
 async fn domain_list(
-    State(s): State<AppState>,
+    State(s): State<V3State>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -283,7 +291,7 @@ async fn domain_list(
 }
 
 /// `GET /v3/domains/{id}`.
-async fn domain_show(State(s): State<AppState>, headers: HeaderMap, id: Id) -> Response {
+async fn domain_show(State(s): State<V3State>, headers: HeaderMap, id: Id) -> Response {
     let run = async {
         admin(&s, &headers, "identity:get_domain")?;
         let Path(id) = id?;
@@ -293,7 +301,7 @@ async fn domain_show(State(s): State<AppState>, headers: HeaderMap, id: Id) -> R
 }
 
 /// `POST /v3/projects`: 201.
-async fn project_create(State(s): State<AppState>, headers: HeaderMap, body: RawBody) -> Response {
+async fn project_create(State(s): State<V3State>, headers: HeaderMap, body: RawBody) -> Response {
     let run = async {
         let caller = admin(&s, &headers, "identity:create_project")?;
         let body = json_body(&headers, body)?;
@@ -304,7 +312,7 @@ async fn project_create(State(s): State<AppState>, headers: HeaderMap, body: Raw
 
 /// `GET /v3/projects` (`?name=`, `?domain_id=`).
 async fn project_list(
-    State(s): State<AppState>,
+    State(s): State<V3State>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -316,7 +324,7 @@ async fn project_list(
 }
 
 /// `GET /v3/projects/{id}`.
-async fn project_show(State(s): State<AppState>, headers: HeaderMap, id: Id) -> Response {
+async fn project_show(State(s): State<V3State>, headers: HeaderMap, id: Id) -> Response {
     let run = async {
         admin(&s, &headers, "identity:get_project")?;
         let Path(id) = id?;
@@ -327,7 +335,7 @@ async fn project_show(State(s): State<AppState>, headers: HeaderMap, id: Id) -> 
 
 /// `PATCH /v3/projects/{id}`.
 async fn project_update(
-    State(s): State<AppState>,
+    State(s): State<V3State>,
     headers: HeaderMap,
     id: Id,
     body: RawBody,
@@ -342,7 +350,7 @@ async fn project_update(
 }
 
 /// `DELETE /v3/projects/{id}`: 204.
-async fn project_delete(State(s): State<AppState>, headers: HeaderMap, id: Id) -> Response {
+async fn project_delete(State(s): State<V3State>, headers: HeaderMap, id: Id) -> Response {
     let run = async {
         admin(&s, &headers, "identity:delete_project")?;
         let Path(id) = id?;
@@ -353,7 +361,7 @@ async fn project_delete(State(s): State<AppState>, headers: HeaderMap, id: Id) -
 }
 
 /// `POST /v3/users`: 201.
-async fn user_create(State(s): State<AppState>, headers: HeaderMap, body: RawBody) -> Response {
+async fn user_create(State(s): State<V3State>, headers: HeaderMap, body: RawBody) -> Response {
     let run = async {
         let caller = admin(&s, &headers, "identity:create_user")?;
         let body = json_body(&headers, body)?;
@@ -364,7 +372,7 @@ async fn user_create(State(s): State<AppState>, headers: HeaderMap, body: RawBod
 
 /// `GET /v3/users` (`?name=`, `?domain_id=`).
 async fn user_list(
-    State(s): State<AppState>,
+    State(s): State<V3State>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -376,7 +384,7 @@ async fn user_list(
 }
 
 /// `GET /v3/users/{id}`.
-async fn user_show(State(s): State<AppState>, headers: HeaderMap, id: Id) -> Response {
+async fn user_show(State(s): State<V3State>, headers: HeaderMap, id: Id) -> Response {
     let run = async {
         admin(&s, &headers, "identity:get_user")?;
         let Path(id) = id?;
@@ -387,7 +395,7 @@ async fn user_show(State(s): State<AppState>, headers: HeaderMap, id: Id) -> Res
 
 /// `PATCH /v3/users/{id}`.
 async fn user_update(
-    State(s): State<AppState>,
+    State(s): State<V3State>,
     headers: HeaderMap,
     id: Id,
     body: RawBody,
@@ -402,7 +410,7 @@ async fn user_update(
 }
 
 /// `DELETE /v3/users/{id}`: 204.
-async fn user_delete(State(s): State<AppState>, headers: HeaderMap, id: Id) -> Response {
+async fn user_delete(State(s): State<V3State>, headers: HeaderMap, id: Id) -> Response {
     let run = async {
         admin(&s, &headers, "identity:delete_user")?;
         let Path(id) = id?;
@@ -414,7 +422,7 @@ async fn user_delete(State(s): State<AppState>, headers: HeaderMap, id: Id) -> R
 
 /// `GET /v3/roles` (`?name=`).
 async fn role_list(
-    State(s): State<AppState>,
+    State(s): State<V3State>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
@@ -426,7 +434,7 @@ async fn role_list(
 }
 
 /// `GET /v3/roles/{id}`.
-async fn role_show(State(s): State<AppState>, headers: HeaderMap, id: Id) -> Response {
+async fn role_show(State(s): State<V3State>, headers: HeaderMap, id: Id) -> Response {
     let run = async {
         admin(&s, &headers, "identity:get_role")?;
         let Path(id) = id?;
@@ -436,7 +444,7 @@ async fn role_show(State(s): State<AppState>, headers: HeaderMap, id: Id) -> Res
 }
 
 /// `POST /v3/roles`: 201.
-async fn role_create(State(s): State<AppState>, headers: HeaderMap, body: RawBody) -> Response {
+async fn role_create(State(s): State<V3State>, headers: HeaderMap, body: RawBody) -> Response {
     let run = async {
         admin(&s, &headers, "identity:create_role")?;
         let body = json_body(&headers, body)?;
@@ -446,7 +454,7 @@ async fn role_create(State(s): State<AppState>, headers: HeaderMap, body: RawBod
 }
 
 /// `GET /v3/projects/{p}/users/{u}/roles`.
-async fn grant_list(State(s): State<AppState>, headers: HeaderMap, ids: TwoIds) -> Response {
+async fn grant_list(State(s): State<V3State>, headers: HeaderMap, ids: TwoIds) -> Response {
     let run = async {
         admin(&s, &headers, "identity:list_grants")?;
         let Path((project, user)) = ids?;
@@ -457,7 +465,7 @@ async fn grant_list(State(s): State<AppState>, headers: HeaderMap, ids: TwoIds) 
 
 /// `PUT /v3/projects/{p}/users/{u}/roles/{r}`: 204, also when granted already. Any body is
 /// ignored.
-async fn grant_create(State(s): State<AppState>, headers: HeaderMap, ids: ThreeIds) -> Response {
+async fn grant_create(State(s): State<V3State>, headers: HeaderMap, ids: ThreeIds) -> Response {
     let run = async {
         admin(&s, &headers, "identity:create_grant")?;
         let Path((project, user, role)) = ids?;
@@ -468,7 +476,7 @@ async fn grant_create(State(s): State<AppState>, headers: HeaderMap, ids: ThreeI
 }
 
 /// `HEAD`/`GET /v3/projects/{p}/users/{u}/roles/{r}`: 204 if granted, else 404.
-async fn grant_check(State(s): State<AppState>, headers: HeaderMap, ids: ThreeIds) -> Response {
+async fn grant_check(State(s): State<V3State>, headers: HeaderMap, ids: ThreeIds) -> Response {
     let run = async {
         admin(&s, &headers, "identity:check_grant")?;
         let Path((project, user, role)) = ids?;
@@ -479,7 +487,7 @@ async fn grant_check(State(s): State<AppState>, headers: HeaderMap, ids: ThreeId
 }
 
 /// `DELETE /v3/projects/{p}/users/{u}/roles/{r}`: 204, 404 if there is no such grant.
-async fn grant_delete(State(s): State<AppState>, headers: HeaderMap, ids: ThreeIds) -> Response {
+async fn grant_delete(State(s): State<V3State>, headers: HeaderMap, ids: ThreeIds) -> Response {
     let run = async {
         admin(&s, &headers, "identity:revoke_grant")?;
         let Path((project, user, role)) = ids?;
@@ -491,7 +499,7 @@ async fn grant_delete(State(s): State<AppState>, headers: HeaderMap, ids: ThreeI
 
 /// `GET /v3/role_assignments` (`user.id`, `scope.project.id`, `role.id`, `effective`, …).
 async fn role_assignments(
-    State(s): State<AppState>,
+    State(s): State<V3State>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {

@@ -37,7 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(l3::router())
         .merge(resources::read_only_router::<Agents>())
         .merge(quotas::router())
-        .merge(identity::router())
+        .merge(state.identity.clone().map(identity::router).unwrap_or_default())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(crate::middleware::request_id))

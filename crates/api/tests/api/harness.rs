@@ -75,7 +75,8 @@ impl TestApp {
         let identity = Arc::new(identity);
         let state = AppState {
             core: Arc::new(core),
-            identity: identity.clone(),
+            identity: Some(identity.clone()),
+            auth: nt_identity::Authenticator::Embedded(identity.clone()),
             config: Arc::new(ApiConfig {
                 public_url: "http://neutrino.test:9696".into(),
                 max_body_bytes: 64 * 1024,
