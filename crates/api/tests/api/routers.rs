@@ -10,8 +10,16 @@ use crate::harness::{ids, Reply, TestApp};
 pub async fn external(app: &TestApp, cidr: &str) -> (String, String) {
     let net = app.network(&app.admin, json!({"name": "public", "router:external": true})).await;
     let id = net["id"].as_str().unwrap().to_string();
-    let sub =
-        app.subnet(&app.admin, json!({"network_id": id, "cidr": cidr, "ip_version": 4})).await;
+    // Automatic addresses come from .100–.200, so tests can name lower ones without racing
+    // the random choice.
+    let base = cidr.trim_end_matches("0/24");
+    let pools = json!([{"start": format!("{base}100"), "end": format!("{base}200")}]);
+    let sub = app
+        .subnet(
+            &app.admin,
+            json!({"network_id": id, "cidr": cidr, "ip_version": 4, "allocation_pools": pools}),
+        )
+        .await;
     (id, sub["id"].as_str().unwrap().to_string())
 }
 
