@@ -1,7 +1,7 @@
 # neutrino: the two set-up commands of the README.
 .PHONY: run test lint
 
-# Build and run the server with SQLite under ./.neutrino (admin password printed on first start).
+# Build and start the all-in-one (`neutrino up`: OVN, Open vSwitch, server, agent) under ./.neutrino.
 run:
 	scripts/run.sh
 

@@ -11,6 +11,9 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 # Real OVN for the OVSDB client and OVN driver tests.
 command -v ovsdb-server >/dev/null 2>&1 || need_apt+=(openvswitch-switch)
 command -v ovn-northd >/dev/null 2>&1 || need_apt+=(ovn-central ovn-host)
+# The end-to-end test: DHCP client in instance namespaces (busybox udhcpc), veth offloads.
+command -v udhcpc >/dev/null 2>&1 || need_apt+=(udhcpc)
+command -v ethtool >/dev/null 2>&1 || need_apt+=(ethtool)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}"
   apt-get update -q

@@ -1,8 +1,11 @@
 //! `neutrino`: the Networking service (Neutron API v2.0) with embedded Keystone v3 identity.
 
+mod agent_cmd;
 mod bench;
 mod config;
+mod instance;
 mod serve;
+mod up;
 
 use std::path::PathBuf;
 
@@ -39,6 +42,14 @@ enum Command {
     },
     /// Measure API latency and throughput against a server of its own (or --url).
     Bench(bench::BenchArgs),
+    /// Run the host agent: Open vSwitch settings for OVN, br-int, VIFs for ports bound here.
+    Agent(agent_cmd::AgentArgs),
+    /// Start the all-in-one on this machine (OVN, Open vSwitch, server, agent, `public`).
+    Up(up::UpArgs),
+    /// Stop what `neutrino up` started.
+    Down(up::DownArgs),
+    /// Instances as network namespaces (create, list, show, delete, exec).
+    Instance(instance::InstanceArgs),
 }
 
 /// Settings shared by `serve`, `bootstrap` and `db-upgrade`. Each overrides the config file
@@ -75,6 +86,10 @@ fn main() -> anyhow::Result<()> {
             Command::DbUpgrade(args) => serve::db_upgrade(args).await,
             Command::OvnSync { mode, args } => serve::ovn_sync(args, &mode).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Agent(args) => agent_cmd::run(args).await,
+            Command::Up(args) => up::up(args).await,
+            Command::Down(args) => up::down(args).await,
+            Command::Instance(args) => instance::run(args).await,
         }
     })
 }
