@@ -16,6 +16,13 @@
 //! body, reported as p50) and reads the server's peak and current resident memory from
 //! `/proc/<pid>/status` (`VmHWM`, `VmRSS`).
 //!
+//! With `--ovn` the bench also starts an OVN central (NB and SB `ovsdb-server`, `ovn-northd`) on
+//! unix sockets in a temporary directory and runs its server with the OVN mechanism driver, so
+//! every create and delete above includes the NB commit. It then adds (see `bench/ovn.rs`): port
+//! `up` in NB → `ACTIVE` in the API, NB restarted on an empty database while the server runs
+//! (time until NB holds every port again), and `neutrino ovn-sync --mode log` over all ports with
+//! the server stopped, and compares the figures with the OVN issue's targets.
+//!
 //! Every loop is bounded by a count; nothing retries forever. The bench refuses a non-loopback
 //! `--url` unless `--allow-remote` is given, so that a typo does not load someone's cloud.
 
@@ -32,6 +39,8 @@ use rand::Rng;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
+
+mod ovn;
 
 /// Addresses a /24 gives to ports: 254 hosts minus the gateway and one service (metadata) port.
 const PORTS_PER_24: usize = 252;
@@ -87,11 +96,24 @@ pub struct BenchArgs {
     /// Print the figures as JSON on stdout instead of tables (progress still goes to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Start an OVN central too, run the server with the OVN mechanism driver and add the OVN
+    /// measurements (port status, NB restart repair, ovn-sync).
+    #[arg(long, conflicts_with = "url")]
+    pub ovn: bool,
+    /// With --ovn: ports bound to a fake chassis to time `up` in NB → ACTIVE (0 skips it).
+    #[arg(long, default_value_t = 200)]
+    pub ovn_status_ports: usize,
+    /// With --ovn: the server's `[ovn] maintenance_interval_secs`.
+    #[arg(long, default_value_t = 1)]
+    pub ovn_maintenance_interval: u64,
 }
 
 /// Run the benchmark described by `args`.
 pub async fn run(args: BenchArgs) -> Result<()> {
     validate(&args)?;
+    let mut central = if args.ovn { Some(ovn::OvnCentral::start().await?) } else { None };
+    let env =
+        central.as_ref().map(|c| c.server_env(args.ovn_maintenance_interval)).unwrap_or_default();
     let mut own = None;
     let (url, password, pid) = match &args.url {
         Some(url) => {
@@ -104,19 +126,22 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             (url, password, args.server_pid)
         }
         None => {
-            let server = OwnServer::start(args.database.as_deref()).await?;
+            let server = OwnServer::start(args.database.as_deref(), &env).await?;
             let triple = (server.url.clone(), server.password.clone(), server.pid);
             own = Some(server);
             triple
         }
     };
-    // On Ctrl-C, still stop the server and remove its state directory.
+    // On Ctrl-C, still stop the server (and OVN) and remove their directories.
     let outcome = tokio::select! {
-        outcome = bench(&args, &url, &password, pid, own.is_some()) => outcome,
+        outcome = bench(&args, &url, &password, pid, &mut own, central.as_mut(), &env) => outcome,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     if let Some(server) = own {
         server.stop().await;
+    }
+    if let Some(central) = central {
+        central.stop().await;
     }
     let report = outcome?;
     if args.json {
@@ -127,6 +152,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let failed: usize = report.operations.iter().map(|op| op.errors).sum::<usize>()
         + report.scale.as_ref().and_then(|s| s.fill.as_ref()).map_or(0, |f| f.errors);
     ensure!(failed == 0, "{failed} operations failed (see the errors column)");
+    let ovn_failed = report.ovn.as_ref().map_or(0, ovn::OvnReport::failures);
+    ensure!(ovn_failed == 0, "{ovn_failed} OVN checks failed (see the OVN section)");
     Ok(())
 }
 
@@ -151,6 +178,14 @@ fn validate(args: &BenchArgs) -> Result<()> {
         MAX_SCALE_SUBNETS * PORTS_PER_16
     );
     ensure!(args.list_repeats >= 1, "--list-repeats must be at least 1");
+    ensure!(
+        args.ovn_status_ports <= PORTS_PER_24,
+        "--ovn-status-ports is limited to {PORTS_PER_24}"
+    );
+    ensure!(
+        (1..=3600).contains(&args.ovn_maintenance_interval),
+        "--ovn-maintenance-interval must be between 1 and 3600"
+    );
     Ok(())
 }
 
@@ -197,11 +232,15 @@ struct OwnServer {
     url: String,
     password: String,
     log: PathBuf,
+    /// `--state-dir` and `--database` it was started with (for `ovn-sync` on the same data).
+    state: PathBuf,
+    database: Option<String>,
     dir: TempDir,
 }
 
 impl OwnServer {
-    async fn start(database: Option<&str>) -> Result<OwnServer> {
+    /// Starts `serve` with `env` (`NEUTRINO_*` settings) added to a clean environment.
+    async fn start(database: Option<&str>, env: &[(String, String)]) -> Result<OwnServer> {
         let dir = TempDir::new()?;
         let state = dir.0.join("state");
         std::fs::create_dir(&state)?;
@@ -222,6 +261,7 @@ impl OwnServer {
                 cmd.env_remove(key);
             }
         }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg("serve")
             .arg("--bind")
             .arg(format!("127.0.0.1:{port}"))
@@ -243,7 +283,8 @@ impl OwnServer {
             .context("start neutrino serve")?;
         let pid = child.id();
         eprintln!("bench: started neutrino serve (pid {pid:?}) at {url}, log {}", log.display());
-        let mut server = OwnServer { child, pid, url, password, log, dir };
+        let database = database.map(str::to_owned);
+        let mut server = OwnServer { child, pid, url, password, log, state, database, dir };
         server.wait_ready().await?;
         Ok(server)
     }
@@ -267,15 +308,13 @@ impl OwnServer {
         }
     }
 
-    /// SIGTERM, then SIGKILL if the server has not exited within a few seconds.
-    async fn stop(mut self) {
-        if let Some(pid) = self.pid {
-            let _ = tokio::process::Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
-        }
+    /// SIGTERM, then SIGKILL if the server has not exited within a few seconds; the state
+    /// directory stays until the server is dropped.
+    async fn terminate(&mut self) {
+        // `pid` is cleared once the process is reaped, so a reused pid is never signalled.
+        let Some(pid) = self.pid.take() else { return };
+        let _ =
+            tokio::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
         match tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await {
             Ok(_) => eprintln!("bench: server stopped"),
             Err(_) => {
@@ -283,6 +322,11 @@ impl OwnServer {
                 let _ = self.child.kill().await;
             }
         }
+    }
+
+    /// [`OwnServer::terminate`], then remove the state directory.
+    async fn stop(mut self) {
+        self.terminate().await;
         drop(self.dir);
     }
 }
@@ -529,6 +573,8 @@ struct Report {
     operations: Vec<OpStats>,
     scale: Option<Scale>,
     memory: Option<Memory>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ovn: Option<ovn::OvnReport>,
 }
 
 fn read_memory(pid: u32) -> Option<Memory> {
@@ -548,8 +594,11 @@ async fn bench(
     url: &str,
     password: &str,
     pid: Option<u32>,
-    own_server: bool,
+    own: &mut Option<OwnServer>,
+    central: Option<&mut ovn::OvnCentral>,
+    ovn_env: &[(String, String)],
 ) -> Result<Report> {
+    let own_server = own.is_some();
     let (client, project_id) = Client::login(url, &args.username, &args.project, password).await?;
     // Default quotas (100 networks, 100 subnets, 500 ports) are far below what the bench needs.
     let quota = json!({"quota": {"network": -1, "subnet": -1, "port": -1}});
@@ -559,28 +608,64 @@ async fn bench(
         eprintln!("bench: warning: could not lift the project's quotas: {e:#}");
     }
 
+    let mut ovn_report = match central.as_deref() {
+        Some(central) => {
+            let probe = ovn::probe(&client, central).await?;
+            let version = central.version.clone();
+            Some(ovn::OvnReport::new(version, args.ovn_maintenance_interval, probe))
+        }
+        None => None,
+    };
+
     let mut operations = Vec::new();
     for (level, &workers) in args.concurrency.iter().enumerate() {
         eprintln!("bench: concurrency {workers}");
-        operations.extend(run_level(&client, level, workers, args).await?);
+        let (stats, check) = run_level(&client, level, workers, args, central.as_deref()).await?;
+        operations.extend(stats);
+        if let (Some(report), Some(check)) = (ovn_report.as_mut(), check) {
+            report.nb_checks.push(check);
+        }
+    }
+    let workers = args.concurrency.iter().copied().max().unwrap_or(1);
+    if let (Some(report), Some(central)) = (ovn_report.as_mut(), central.as_deref()) {
+        if args.ovn_status_ports > 0 {
+            eprintln!("bench: OVN port status over {} ports", args.ovn_status_ports);
+            let result = ovn::port_status(&client, central, args.ovn_status_ports, workers).await;
+            report.status = report.keep("port status", result);
+        }
     }
     let scale = if args.ports > 0 {
-        let workers = args.concurrency.iter().copied().max().unwrap_or(1);
         Some(run_scale(&client, &project_id, workers, args, own_server).await?)
     } else {
         None
     };
+    if let (Some(report), Some(central)) = (ovn_report.as_mut(), central) {
+        let result = ovn::drift(&client, central, args.ovn_maintenance_interval).await;
+        report.drift = report.keep("NB restart", result);
+    }
     let memory = pid.and_then(read_memory);
-    Ok(Report { url: url.to_owned(), own_server, operations, scale, memory })
+    if let (Some(report), Some(server)) = (ovn_report.as_mut(), own.as_mut()) {
+        // ovn-sync reads the database alone, as an operator would run it.
+        let listed = client.expect(Method::GET, "/v2.0/ports?fields=id", None, 200).await;
+        let ports = listed.map(|l| l["ports"].as_array().map_or(0, Vec::len));
+        let ports = report.keep("count ports", ports).unwrap_or_default();
+        server.terminate().await;
+        let result = ovn::ovn_sync(server, ovn_env, ports).await;
+        report.sync = report.keep("ovn-sync", result);
+        report.set_targets(&operations);
+    }
+    Ok(Report { url: url.to_owned(), own_server, operations, scale, memory, ovn: ovn_report })
 }
 
 /// One concurrency level: the five timed phases, then untimed removal of its networks.
+/// With OVN, also how many of the created ports NB held right after the port-create phase.
 async fn run_level(
     client: &Client,
     level: usize,
     workers: usize,
     args: &BenchArgs,
-) -> Result<Vec<OpStats>> {
+    central: Option<&ovn::OvnCentral>,
+) -> Result<(Vec<OpStats>, Option<ovn::NbCheck>)> {
     let mut out = Vec::new();
 
     let c = client.clone();
@@ -623,6 +708,10 @@ async fn run_level(
     .await?;
     out.push(stats);
     let ports: Arc<Vec<String>> = Arc::new(ports.into_iter().flatten().collect());
+    let check = match central {
+        Some(central) => Some(ovn::nb_check(central, workers, &ports).await?),
+        None => None,
+    };
 
     let c = client.clone();
     let n = usable.clone();
@@ -656,7 +745,7 @@ async fn run_level(
     if stats.errors > 0 {
         eprintln!("bench: warning: {} networks of this level were not removed", stats.errors);
     }
-    Ok(out)
+    Ok((out, check))
 }
 
 /// Count the project's ports (service ports included).
@@ -759,7 +848,11 @@ fn mib(kib: u64) -> String {
 }
 
 fn print_report(report: &Report) {
-    let which = if report.own_server { "started by the bench" } else { "existing" };
+    let which = match (report.own_server, report.ovn.is_some()) {
+        (true, true) => "started by the bench, OVN mechanism driver",
+        (true, false) => "started by the bench",
+        (false, _) => "existing",
+    };
     println!("neutrino bench against {} ({which})", report.url);
     println!();
     let mut rows: Vec<&OpStats> = report.operations.iter().collect();
@@ -814,6 +907,9 @@ fn print_report(report: &Report) {
             mib(m.current_rss_kib)
         ),
         None => println!("  server memory: unknown (pass --server-pid with --url)"),
+    }
+    if let Some(ovn) = &report.ovn {
+        ovn::print_ovn(ovn);
     }
 }
 
