@@ -232,6 +232,7 @@ impl OvnDriver {
                         sb: writer::l3::SbChassis(
                             self.shared.sb.as_ref().map(|(_, s)| s.clone()).unwrap_or_default(),
                         ),
+                        pass: None,
                     };
                     let _ = self.shared.writer.set(writer);
                     self.shared.ready.send_replace(true);
@@ -298,6 +299,7 @@ impl OvnDriver {
                     .collect(),
             };
             for ((kind, id, waiters), result) in merged.into_iter().zip(results) {
+                let result = result.map(|_| ());
                 if let Err(e) = &result {
                     tracing::warn!(?kind, id, error = %e, "NB write deferred");
                 }
@@ -448,13 +450,18 @@ impl OvnDriver {
     /// Compares every resource with NB and, in repair mode, fixes the difference; NB rows that
     /// carry our markers but whose resource is gone are deleted.
     pub async fn sync(&self, mode: SyncMode) -> Result<Counts, String> {
-        let writer = self.writer().ok_or("NB not connected")?;
+        let base = self.writer().ok_or("NB not connected")?;
         let dry = mode == SyncMode::Log;
         let db = &self.shared.db;
         let err = |e: nt_store::StoreError| e.to_string();
         let mut counts = Counts::default();
         let networks =
             nt_store::networks::network_list(db.reader(), Scope::All).await.map_err(err)?;
+        let subnets = nt_store::subnets::subnet_list(db.reader()).await.map_err(err)?;
+        let ports = nt_store::ports::port_list(db.reader(), Scope::All).await.map_err(err)?;
+        // Everything read once: the pass answers the per-resource lookups.
+        let pass = writer::Pass::build(&base.nb, &networks, &subnets, &ports);
+        let writer = Writer { pass: Some(std::sync::Arc::new(pass)), ..base.clone() };
         for n in &networks {
             counts += writer.reconcile(Kind::Network, &n.id, dry).await?;
         }
@@ -464,63 +471,73 @@ impl OvnDriver {
         for g in &groups {
             counts += writer.reconcile(Kind::SecurityGroup, &g.id, dry).await?;
         }
-        let group_ids: Vec<&str> = groups.iter().map(|r| r.id.as_str()).collect();
+        let group_ids: std::collections::HashSet<&str> =
+            groups.iter().map(|r| r.id.as_str()).collect();
         let orphan_groups: Vec<String> = writer.nb.monitor.with_cache(|c| {
             c.table("Port_Group")
                 .filter_map(|(_, r)| ext(r, security::SECURITY_GROUP_ID).map(String::from))
-                .filter(|g| !group_ids.contains(&g.as_str()))
+                .filter(|g| !group_ids.contains(g.as_str()))
                 .collect()
         });
         for g in orphan_groups {
             counts += writer.reconcile(Kind::SecurityGroup, &g, dry).await?;
         }
-        let subnets = nt_store::subnets::subnet_list(db.reader()).await.map_err(err)?;
         for s in &subnets {
             counts += writer.reconcile(Kind::Subnet, &s.id, dry).await?;
         }
-        let ports = nt_store::ports::port_list(db.reader(), Scope::All).await.map_err(err)?;
-        for p in &ports {
-            counts += writer.reconcile(Kind::Port, &p.id, dry).await?;
+        if dry {
+            for p in &ports {
+                counts += writer.reconcile(Kind::Port, &p.id, true).await?;
+            }
+        } else {
+            // Repairs go out in batches: one NB transaction per chunk of ports.
+            let jobs: Vec<(Kind, String)> =
+                ports.iter().map(|p| (Kind::Port, p.id.clone())).collect();
+            for chunk in jobs.chunks(MAX_BATCH) {
+                for result in writer.reconcile_many(chunk).await {
+                    counts += result?;
+                }
+            }
         }
         counts += writer.sync_l3(dry).await?;
         // NB rows of ours whose resource no longer exists.
-        let (net_ids, subnet_ids, port_ids): (Vec<&str>, Vec<&str>, Vec<&str>) = (
-            networks.iter().map(|r| r.id.as_str()).collect(),
-            subnets.iter().map(|r| r.id.as_str()).collect(),
-            ports.iter().map(|r| r.id.as_str()).collect(),
-        );
+        let net_ids: std::collections::HashSet<&str> =
+            networks.iter().map(|r| r.id.as_str()).collect();
+        let subnet_ids: std::collections::HashSet<&str> =
+            subnets.iter().map(|r| r.id.as_str()).collect();
+        let port_ids: std::collections::HashSet<&str> =
+            ports.iter().map(|r| r.id.as_str()).collect();
         let (orphan_ls, orphan_dhcp, orphan_lsp) = writer.nb.monitor.with_cache(|c| {
             let ls: Vec<String> = c
                 .table("Logical_Switch")
                 .filter(|(_, r)| ext(r, NETWORK_NAME).is_some())
                 .map(|(u, _)| u.to_string())
-                .filter(|u| !net_ids.contains(&u.as_str()))
+                .filter(|u| !net_ids.contains(u.as_str()))
                 .collect();
-            let dhcp: Vec<String> = c
+            let mut dhcp: Vec<String> = c
                 .table("DHCP_Options")
                 .filter_map(|(_, r)| ext(r, SUBNET_ID).map(String::from))
-                .filter(|s| !subnet_ids.contains(&s.as_str()))
+                .filter(|s| !subnet_ids.contains(s.as_str()))
                 .collect();
+            dhcp.sort();
+            dhcp.dedup();
             let lsp: Vec<String> = c
                 .table("Logical_Switch_Port")
                 .filter(|(_, r)| ext(r, PORT_NAME).is_some())
                 .filter_map(|(_, r)| r.get("name").and_then(Value::as_str).map(String::from))
-                .filter(|n| !port_ids.contains(&n.as_str()))
+                .filter(|n| !port_ids.contains(n.as_str()))
                 .collect();
             (ls, dhcp, lsp)
         });
+        // Orphans are looked up in the live replica, not the snapshot.
         for id in orphan_lsp {
-            counts += writer.reconcile(Kind::Port, &id, dry).await?;
+            counts += base.reconcile(Kind::Port, &id, dry).await?;
         }
-        let mut seen = Vec::new();
         for id in orphan_dhcp {
-            if !seen.contains(&id) {
-                counts += writer.reconcile(Kind::Subnet, &id, dry).await?;
-                seen.push(id);
-            }
+            counts += base.reconcile(Kind::Subnet, &id, dry).await?;
         }
         for id in orphan_ls {
-            counts += writer.reconcile(Kind::Network, &id, dry).await?;
+            counts += base.reconcile(Kind::Network, &id, dry).await?;
         }
         Ok(counts)
     }

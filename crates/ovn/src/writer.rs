@@ -102,6 +102,69 @@ pub struct Writer {
     pub base_mac: MacAddr,
     /// SB chassis (gateway scheduling).
     pub sb: l3::SbChassis,
+    /// Snapshot indexes and database rows for a full pass (`ovn-sync`, maintenance): lookups
+    /// that would otherwise scan the replica or query the database per resource.
+    pub pass: Option<std::sync::Arc<Pass>>,
+}
+
+/// What a full pass reads once instead of once per resource.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// LSP name → row uuid.
+    pub lsp: std::collections::HashMap<String, Uuid>,
+    /// LSP uuid → Port_Groups holding it (uuid, name).
+    pub memberships: std::collections::HashMap<Uuid, Vec<(Uuid, String)>>,
+    /// Ports by id.
+    pub ports: std::collections::HashMap<String, nt_store::ResourceRow>,
+    /// Networks by id.
+    pub networks: std::collections::HashMap<String, nt_store::ResourceRow>,
+    /// Subnets by network id.
+    pub subnets: std::collections::HashMap<String, Vec<nt_store::ResourceRow>>,
+}
+
+impl Pass {
+    /// Builds the indexes from the replica and the given database rows.
+    pub fn build(
+        nb: &Nb,
+        networks: &[nt_store::ResourceRow],
+        subnets: &[nt_store::ResourceRow],
+        ports: &[nt_store::ResourceRow],
+    ) -> Pass {
+        let mut pass = Pass::default();
+        nb.monitor.with_cache(|c| {
+            for (u, r) in c.table("Logical_Switch_Port") {
+                if let Some(name) = r.get("name").and_then(Value::as_str) {
+                    pass.lsp.insert(name.to_string(), *u);
+                }
+            }
+            for (pu, r) in c.table("Port_Group") {
+                let name = r.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+                if let Some(Value::Set(members)) = r.get("ports") {
+                    for m in members.iter().filter_map(Atom::as_uuid) {
+                        pass.memberships.entry(m).or_default().push((*pu, name.clone()));
+                    }
+                } else if let Some(m) = r.get("ports").and_then(Value::as_uuid) {
+                    pass.memberships.entry(m).or_default().push((*pu, name));
+                }
+            }
+        });
+        pass.networks = networks.iter().map(|r| (r.id.clone(), r.clone())).collect();
+        pass.ports = ports.iter().map(|r| (r.id.clone(), r.clone())).collect();
+        for s in subnets {
+            let net = s.body.get("network_id").and_then(|v| v.as_str()).unwrap_or_default();
+            pass.subnets.entry(net.to_string()).or_default().push(s.clone());
+        }
+        pass
+    }
+}
+
+/// True when a set column holds `uuid` (without copying the set).
+pub fn set_holds(value: Option<&Value>, uuid: Uuid) -> bool {
+    match value {
+        Some(Value::Set(s)) => s.contains(&Atom::Uuid(uuid)),
+        Some(Value::Atom(a)) => a.as_uuid() == Some(uuid),
+        _ => false,
+    }
 }
 
 enum Failure {
@@ -217,12 +280,16 @@ impl Writer {
         if plan.dry_run {
             return Ok(());
         }
-        let pool = self.db.writer();
-        for (kind, id, revision) in plan.records {
-            match revision {
-                Some(r) => ovn_revision_written(pool, kind.resource_type(), &id, r).await?,
-                None => ovn_revision_forget(pool, kind.resource_type(), &id).await?,
+        // One database transaction for all the revisions a (possibly batched) plan wrote.
+        if !plan.records.is_empty() {
+            let mut tx = self.db.begin().await?;
+            for (kind, id, revision) in plan.records {
+                match revision {
+                    Some(r) => ovn_revision_written(&mut *tx, kind.resource_type(), &id, r).await?,
+                    None => ovn_revision_forget(&mut *tx, kind.resource_type(), &id).await?,
+                }
             }
+            tx.commit().await.map_err(nt_store::StoreError::from)?;
         }
         for (kind, id) in plan.after {
             if let Err(e) = Box::pin(self.reconcile(kind, &id, false)).await {
@@ -251,29 +318,42 @@ impl Writer {
 
     /// Writes several resources in one NB transaction; if any part cannot be planned or the
     /// transaction loses a race, each resource is written on its own instead.
-    pub async fn reconcile_many(&self, jobs: &[(Kind, String)]) -> Vec<Result<(), String>> {
+    pub async fn reconcile_many(&self, jobs: &[(Kind, String)]) -> Vec<Result<Counts, String>> {
         if jobs.len() > 1 {
             let mut plan = Plan::new(false);
-            let mut planned = true;
+            let mut planned = Some(Vec::with_capacity(jobs.len()));
             for (tag, (kind, id)) in jobs.iter().enumerate() {
                 plan.tag = tag;
-                if self.plan(*kind, id, &mut plan).await.is_err() {
-                    planned = false;
-                    break;
+                match self.plan(*kind, id, &mut plan).await {
+                    Ok(c) => planned.as_mut().map(|p: &mut Vec<Counts>| p.push(c)).unwrap_or(()),
+                    Err(_) => {
+                        planned = None;
+                        break;
+                    }
                 }
             }
-            if planned && self.execute(plan).await.is_ok() {
-                return jobs.iter().map(|_| Ok(())).collect();
+            if let Some(counts) = planned {
+                if self.execute(plan).await.is_ok() {
+                    return counts.into_iter().map(Ok).collect();
+                }
             }
         }
         let mut results = Vec::with_capacity(jobs.len());
         for (kind, id) in jobs {
-            results.push(self.reconcile(*kind, id, false).await.map(|_| ()));
+            results.push(self.reconcile(*kind, id, false).await);
         }
         results
     }
 
     fn lsp_by_name(&self, name: &str) -> Option<(Uuid, Row)> {
+        if let Some(pass) = &self.pass {
+            let u = *pass.lsp.get(name)?;
+            return self
+                .nb
+                .monitor
+                .with_cache(|c| c.get("Logical_Switch_Port", &u).cloned())
+                .map(|r| (u, r));
+        }
         let wanted = Value::Atom(Atom::String(name.to_string()));
         self.nb.monitor.with_cache(|c| {
             c.find("Logical_Switch_Port", "name", &wanted).map(|(u, r)| (*u, r.clone()))
@@ -648,14 +728,12 @@ impl Writer {
             wanted.extend(port.security_groups.iter().map(|g| security::pg_name(g)));
             wanted.push(security::DROP_GROUP.to_string());
         }
-        let member_of: Vec<(Uuid, String)> = match lsp {
-            None => vec![],
-            Some(u) => self.nb.monitor.with_cache(|c| {
+        let member_of: Vec<(Uuid, String)> = match (lsp, &self.pass) {
+            (None, _) => vec![],
+            (Some(u), Some(pass)) => pass.memberships.get(&u).cloned().unwrap_or_default(),
+            (Some(u), None) => self.nb.monitor.with_cache(|c| {
                 c.table("Port_Group")
-                    .filter(|(_, r)| {
-                        r.get("ports")
-                            .is_some_and(|p| p.elements().iter().any(|a| a.as_uuid() == Some(u)))
-                    })
+                    .filter(|(_, r)| set_holds(r.get("ports"), u))
                     .filter_map(|(pu, r)| {
                         r.get("name").and_then(Value::as_str).map(|n| (*pu, n.to_string()))
                     })
@@ -716,7 +794,10 @@ impl Writer {
     async fn port(&self, id: &str, plan: &mut Plan) -> Step {
         let existing = self.lsp_by_name(id);
         let mut counts = Counts::default();
-        let stored = port_get(self.db.reader(), id).await?;
+        let stored = match &self.pass {
+            Some(pass) => pass.ports.get(id).cloned(),
+            None => port_get(self.db.reader(), id).await?,
+        };
         let port: Option<Port> = stored.as_ref().map(parse).transpose()?;
         let Some(port) = port.filter(|p| p.device_owner != "network:floatingip") else {
             let own_rows = self.nb.monitor.with_cache(|c| {
@@ -732,11 +813,7 @@ impl Writer {
                 // The switch that holds the port: removing it from `ports` deletes the row.
                 let holder = self.nb.monitor.with_cache(|c| {
                     c.table("Logical_Switch")
-                        .find(|(_, r)| {
-                            r.get("ports").is_some_and(|p| {
-                                p.elements().iter().any(|a| a.as_uuid() == Some(*u))
-                            })
-                        })
+                        .find(|(_, r)| set_holds(r.get("ports"), *u))
                         .map(|(ls, _)| *ls)
                 });
                 if let Some(ls) = holder {
@@ -759,15 +836,21 @@ impl Writer {
             // Written in the same transaction, before the port.
             counts += Box::pin(self.network(&port.network_id, plan)).await?;
         }
-        let Some(net_row) = network_get(self.db.reader(), &port.network_id).await? else {
+        let (net_row, subnet_rows) = match &self.pass {
+            Some(pass) => (
+                pass.networks.get(&port.network_id).cloned(),
+                pass.subnets.get(&port.network_id).cloned().unwrap_or_default(),
+            ),
+            None => (
+                network_get(self.db.reader(), &port.network_id).await?,
+                subnets_of_network(self.db.reader(), &port.network_id).await?,
+            ),
+        };
+        let Some(net_row) = net_row else {
             return Ok(counts);
         };
         let net: Network = parse(&net_row)?;
-        let subnets: Vec<Subnet> = subnets_of_network(self.db.reader(), &port.network_id)
-            .await?
-            .iter()
-            .map(parse)
-            .collect::<Result<_, _>>()?;
+        let subnets: Vec<Subnet> = subnet_rows.iter().map(parse).collect::<Result<_, _>>()?;
         // Subnet-wide DHCP rows of the network's subnets, and this port's own rows (§6.4).
         let mut subnet_rows: BTreeMap<String, (Uuid, Row)> = BTreeMap::new();
         let mut own_rows: Vec<(Uuid, Row)> = Vec::new();
