@@ -597,6 +597,15 @@ impl Core {
     /// revision; returns false when it already had that status or is gone. No policy: only
     /// backend watchers call this.
     pub async fn port_status_set(&self, id: &str, status: &str) -> Result<bool, Error> {
+        // Most reports repeat what is stored (every replica re-sync reports every port): answer
+        // those from a read instead of queueing for the write connection.
+        let current = port_get(self.db().reader(), id).await.map_err(crate::store_error)?;
+        let same = current
+            .as_ref()
+            .is_none_or(|r| r.body.get("status").and_then(Value::as_str) == Some(status));
+        if same {
+            return Ok(false);
+        }
         let changed = retrying!(self.port_status_set_once(id, status))?;
         if let Some(c) = &changed {
             self.mech.update_port_postcommit(c).await;

@@ -77,6 +77,10 @@ impl Default for OvnConfig {
 /// Most jobs written in one NB transaction.
 const MAX_BATCH: usize = 128;
 
+/// Ports per NB transaction in a full repair: few large transactions also spare ovn-northd,
+/// which recomputes after every one.
+const REPAIR_BATCH: usize = 1000;
+
 /// How often chassis liveness is probed (`NB_Global.nb_cfg` bump).
 const LIVENESS_PROBE: Duration = Duration::from_secs(30);
 
@@ -493,7 +497,7 @@ impl OvnDriver {
             // Repairs go out in batches: one NB transaction per chunk of ports.
             let jobs: Vec<(Kind, String)> =
                 ports.iter().map(|p| (Kind::Port, p.id.clone())).collect();
-            for chunk in jobs.chunks(MAX_BATCH) {
+            for chunk in jobs.chunks(REPAIR_BATCH) {
                 for result in writer.reconcile_many(chunk).await {
                     counts += result?;
                 }
