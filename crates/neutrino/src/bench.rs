@@ -40,6 +40,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+mod l3;
 mod ovn;
 
 /// Addresses a /24 gives to ports: 254 hosts minus the gateway and one service (metadata) port.
@@ -106,6 +107,15 @@ pub struct BenchArgs {
     /// With --ovn: the server's `[ovn] maintenance_interval_secs`.
     #[arg(long, default_value_t = 1)]
     pub ovn_maintenance_interval: u64,
+    /// With --ovn: security group rules created one after the other (0 skips the L3 phases).
+    #[arg(long, default_value_t = 200)]
+    pub ovn_rules: usize,
+    /// With --ovn: networks attached to one router, one `add_router_interface` each.
+    #[arg(long, default_value_t = 100)]
+    pub ovn_interfaces: usize,
+    /// With --ovn: routers with a gateway created concurrently over three gateway chassis.
+    #[arg(long, default_value_t = 1000)]
+    pub ovn_routers: usize,
 }
 
 /// Run the benchmark described by `args`.
@@ -632,6 +642,22 @@ async fn bench(
             eprintln!("bench: OVN port status over {} ports", args.ovn_status_ports);
             let result = ovn::port_status(&client, central, args.ovn_status_ports, workers).await;
             report.status = report.keep("port status", result);
+        }
+        if args.ovn_rules > 0 {
+            eprintln!(
+                "bench: OVN L3: {} rules, {} interfaces, {} routers with gateways",
+                args.ovn_rules, args.ovn_interfaces, args.ovn_routers
+            );
+            let result = l3::l3(
+                &client,
+                central,
+                args.ovn_rules,
+                args.ovn_interfaces,
+                args.ovn_routers,
+                workers,
+            )
+            .await;
+            report.l3 = report.keep("L3", result);
         }
     }
     let scale = if args.ports > 0 {

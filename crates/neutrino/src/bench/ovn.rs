@@ -654,6 +654,7 @@ pub(super) struct OvnReport {
     pub(super) status: Option<StatusStats>,
     pub(super) drift: Option<DriftStats>,
     pub(super) sync: Option<SyncStats>,
+    pub(super) l3: Option<super::l3::L3Stats>,
     /// Phases that could not be measured, with the reason.
     pub(super) errors: Vec<String>,
     pub(super) targets: Vec<Target>,
@@ -669,6 +670,7 @@ impl OvnReport {
             status: None,
             drift: None,
             sync: None,
+            l3: None,
             errors: Vec::new(),
             targets: Vec::new(),
         }
@@ -738,6 +740,31 @@ impl OvnReport {
                 "<=",
                 100.0,
             ),
+            Target::new(
+                "security group rule create p99 (incl. ACL commit)".into(),
+                self.l3.as_ref().and_then(|l| l.rule_create_p99_ms),
+                "ms",
+                "<=",
+                20.0,
+            ),
+            Target::new(
+                "add_router_interface p99".into(),
+                self.l3.as_ref().and_then(|l| l.interface_add_p99_ms),
+                "ms",
+                "<=",
+                50.0,
+            ),
+            Target::new(
+                format!(
+                    "{} routers with gateways over {} gateway chassis",
+                    self.l3.as_ref().map_or(0, |l| l.routers_with_gateway),
+                    self.l3.as_ref().map_or(0, |l| l.gateway_chassis)
+                ),
+                self.l3.as_ref().map(|l| l.routers_secs),
+                "s",
+                "<=",
+                10.0,
+            ),
         ];
     }
 }
@@ -783,6 +810,21 @@ pub(super) fn print_ovn(report: &OvnReport) {
             opt(s.p99_ms, 2),
             opt(s.max_ms, 2),
             opt(s.bind_command_p50_ms, 2)
+        );
+    }
+    if let Some(l) = &report.l3 {
+        println!(
+            "  L3: {} rule creates p50 {} ms p99 {} ms; {} add_router_interface p50 {} ms p99 {} ms; \
+             {} routers with gateways over {} gateway chassis in {:.2} s",
+            l.rule_creates,
+            opt(l.rule_create_p50_ms, 2),
+            opt(l.rule_create_p99_ms, 2),
+            l.interface_adds,
+            opt(l.interface_add_p50_ms, 2),
+            opt(l.interface_add_p99_ms, 2),
+            l.routers_with_gateway,
+            l.gateway_chassis,
+            l.routers_secs
         );
     }
     if let Some(d) = &report.drift {
