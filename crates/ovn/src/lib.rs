@@ -416,6 +416,7 @@ impl OvnDriver {
                 last_probe = Some(std::time::Instant::now());
             }
             if client.has_lock(MAINTENANCE_LOCK) {
+                let started = std::time::Instant::now();
                 let result = if full {
                     self.sync(SyncMode::Repair).await
                 } else {
@@ -423,7 +424,8 @@ impl OvnDriver {
                 };
                 match result {
                     Ok(c) if c != Counts::default() => {
-                        tracing::info!(?c, full, "maintenance repaired NB")
+                        let secs = started.elapsed().as_secs_f64();
+                        tracing::info!(?c, full, secs, "maintenance repaired NB")
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "maintenance failed"),

@@ -167,6 +167,7 @@ pub fn set_holds(value: Option<&Value>, uuid: Uuid) -> bool {
     }
 }
 
+#[derive(Debug)]
 enum Failure {
     /// The guard failed: the replica was stale or another writer won.
     Lost,
@@ -256,7 +257,10 @@ impl Writer {
         }
         match self.nb.transact(ops).await {
             Ok(()) => Ok(()),
-            Err(e) if is_lost_race(&e) => Err(Failure::Lost),
+            Err(e) if is_lost_race(&e) => {
+                tracing::debug!(error = %e, "NB transaction lost a race");
+                Err(Failure::Lost)
+            }
             Err(e) => Err(Failure::Other(format!("NB transaction failed: {e}"))),
         }
     }
@@ -292,6 +296,10 @@ impl Writer {
             tx.commit().await.map_err(nt_store::StoreError::from)?;
         }
         for (kind, id) in plan.after {
+            // A full pass visits every subnet and port after the networks and subnets.
+            if self.pass.is_some() && matches!(kind, Kind::Subnet | Kind::Port) {
+                continue;
+            }
             if let Err(e) = Box::pin(self.reconcile(kind, &id, false)).await {
                 tracing::warn!(?kind, id, error = %e, "follow-up NB write deferred");
             }
@@ -301,14 +309,19 @@ impl Writer {
 
     /// Brings the NB rows of one resource in step with our database.
     pub async fn reconcile(&self, kind: Kind, id: &str, dry_run: bool) -> Result<Counts, String> {
+        let mut writer = std::borrow::Cow::Borrowed(self);
         for _ in 0..5 {
             let mut plan = Plan::new(dry_run);
-            let step = match self.plan(kind, id, &mut plan).await {
-                Ok(counts) => self.execute(plan).await.map(|()| counts),
+            let step = match writer.plan(kind, id, &mut plan).await {
+                Ok(counts) => writer.execute(plan).await.map(|()| counts),
                 Err(e) => Err(e),
             };
             match step {
                 Ok(c) => return Ok(c),
+                Err(Failure::Lost) if writer.pass.is_some() => {
+                    // A pass's snapshot is stale once it loses a race: plan from the replica.
+                    writer = std::borrow::Cow::Owned(Writer { pass: None, ..self.clone() });
+                }
                 Err(Failure::Lost) => continue,
                 Err(Failure::Other(e)) => return Err(e),
             }
@@ -326,15 +339,21 @@ impl Writer {
                 plan.tag = tag;
                 match self.plan(*kind, id, &mut plan).await {
                     Ok(c) => planned.as_mut().map(|p: &mut Vec<Counts>| p.push(c)).unwrap_or(()),
-                    Err(_) => {
+                    Err(e) => {
+                        tracing::debug!(?kind, id, error = ?e, "batch not planned; one by one");
                         planned = None;
                         break;
                     }
                 }
             }
             if let Some(counts) = planned {
-                if self.execute(plan).await.is_ok() {
-                    return counts.into_iter().map(Ok).collect();
+                match self.execute(plan).await {
+                    Ok(()) => return counts.into_iter().map(Ok).collect(),
+                    Err(e) => tracing::info!(
+                        jobs = jobs.len(),
+                        error = ?e,
+                        "batched NB transaction failed; one by one"
+                    ),
                 }
             }
         }

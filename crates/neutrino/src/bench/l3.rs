@@ -22,6 +22,9 @@ pub(super) struct L3Stats {
     pub(super) interface_adds: usize,
     pub(super) interface_add_p50_ms: Option<f64>,
     pub(super) interface_add_p99_ms: Option<f64>,
+    pub(super) floatingip_creates: usize,
+    pub(super) floatingip_create_p50_ms: Option<f64>,
+    pub(super) floatingip_create_p99_ms: Option<f64>,
     pub(super) gateway_chassis: usize,
     pub(super) routers_with_gateway: usize,
     pub(super) routers_secs: f64,
@@ -32,7 +35,8 @@ fn id(v: &Value, key: &str) -> String {
 }
 
 /// Runs the phases: `rules` rule creates, `interfaces` interface adds (one network each),
-/// `routers` routers with gateways created by `workers` concurrent clients.
+/// as many floating IP creates bound to a new port behind the router each, and `routers` routers
+/// with gateways created by `workers` concurrent clients.
 pub(super) async fn l3(
     client: &Client,
     central: &OvnCentral,
@@ -49,7 +53,8 @@ pub(super) async fn l3(
             .sbctl(&["set", "Chassis", &name, "other_config:ovn-cms-options=enable-chassis-as-gw"])
             .await?;
     }
-    let quota = json!({"quota": {"router": -1, "security_group": -1, "security_group_rule": -1}});
+    let quota = json!({"quota": {"router": -1, "security_group": -1, "security_group_rule": -1,
+        "floatingip": -1, "port": -1}});
     let project = client.expect(Method::GET, "/v2.0/quotas/project", None, 200).await?;
     let project = project["project"]["project_id"].as_str().unwrap_or_default().to_string();
     client.expect(Method::PUT, &format!("/v2.0/quotas/{project}"), Some(&quota), 200).await?;
@@ -86,6 +91,7 @@ pub(super) async fn l3(
     let router =
         id(&client.expect(Method::POST, "/v2.0/routers", Some(&router), 201).await?, "router");
     let mut times = Vec::with_capacity(interfaces);
+    let mut first_net = None;
     for i in 0..interfaces {
         let net = json!({"network": {"name": format!("bench-if-{i}")}});
         let net =
@@ -94,6 +100,7 @@ pub(super) async fn l3(
             "ip_version": 4}});
         let sub =
             id(&client.expect(Method::POST, "/v2.0/subnets", Some(&sub), 201).await?, "subnet");
+        first_net.get_or_insert(net);
         let started = Instant::now();
         client
             .expect(
@@ -107,6 +114,23 @@ pub(super) async fn l3(
     }
     times.sort();
     let (if_p50, if_p99) = (percentile_ms(&times, 50.0), percentile_ms(&times, 99.0));
+
+    // Floating IPs, each associated at create with a new port on a network behind the router
+    // (the API answers after the dnat_and_snat NAT row is in NB).
+    let mut times = Vec::with_capacity(interfaces);
+    if let Some(net) = &first_net {
+        for i in 0..interfaces {
+            let port = json!({"port": {"network_id": net, "name": format!("bench-fip-{i}")}});
+            let port =
+                id(&client.expect(Method::POST, "/v2.0/ports", Some(&port), 201).await?, "port");
+            let fip = json!({"floatingip": {"floating_network_id": ext, "port_id": port}});
+            let started = Instant::now();
+            client.expect(Method::POST, "/v2.0/floatingips", Some(&fip), 201).await?;
+            times.push(started.elapsed());
+        }
+    }
+    times.sort();
+    let (fip_p50, fip_p99) = (percentile_ms(&times, 50.0), percentile_ms(&times, 99.0));
 
     // Many routers with gateways, concurrently.
     let client = Arc::new(client.clone());
@@ -137,6 +161,9 @@ pub(super) async fn l3(
         interface_adds: interfaces,
         interface_add_p50_ms: if_p50,
         interface_add_p99_ms: if_p99,
+        floatingip_creates: times.len(),
+        floatingip_create_p50_ms: fip_p50,
+        floatingip_create_p99_ms: fip_p99,
         gateway_chassis: chassis,
         routers_with_gateway: routers,
         routers_secs: (routers_secs * 1000.0).round() / 1000.0,

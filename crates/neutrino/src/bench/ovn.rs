@@ -815,13 +815,16 @@ pub(super) fn print_ovn(report: &OvnReport) {
     if let Some(l) = &report.l3 {
         println!(
             "  L3: {} rule creates p50 {} ms p99 {} ms; {} add_router_interface p50 {} ms p99 {} ms; \
-             {} routers with gateways over {} gateway chassis in {:.2} s",
+             {} floating IP creates (with port) p50 {} ms p99 {} ms; {} routers with gateways over {} gateway chassis in {:.2} s",
             l.rule_creates,
             opt(l.rule_create_p50_ms, 2),
             opt(l.rule_create_p99_ms, 2),
             l.interface_adds,
             opt(l.interface_add_p50_ms, 2),
             opt(l.interface_add_p99_ms, 2),
+            l.floatingip_creates,
+            opt(l.floatingip_create_p50_ms, 2),
+            opt(l.floatingip_create_p99_ms, 2),
             l.routers_with_gateway,
             l.gateway_chassis,
             l.routers_secs
