@@ -349,6 +349,16 @@ impl Writer {
             if let Some(counts) = planned {
                 match self.execute(plan).await {
                     Ok(()) => return counts.into_iter().map(Ok).collect(),
+                    Err(Failure::Lost) if self.pass.is_some() => {
+                        // The pass's snapshot went stale (something wrote these rows since):
+                        // plan the batch once more from the replica.
+                        tracing::info!(
+                            jobs = jobs.len(),
+                            "batched NB transaction lost; replanning"
+                        );
+                        let live = Writer { pass: None, ..self.clone() };
+                        return Box::pin(live.reconcile_many(jobs)).await;
+                    }
                     Err(e) => tracing::info!(
                         jobs = jobs.len(),
                         error = ?e,
