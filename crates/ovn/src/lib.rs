@@ -496,6 +496,10 @@ impl OvnDriver {
                 counts += writer.reconcile(Kind::Port, &p.id, true).await?;
             }
         } else {
+            // The switches and subnets written above brought LSPs of their own (localnet,
+            // metadata ports): index the replica again so the batches do not plan them twice.
+            let pass = writer::Pass::build(&base.nb, &networks, &subnets, &ports);
+            let writer = Writer { pass: Some(std::sync::Arc::new(pass)), ..base.clone() };
             // Repairs go out in batches: one NB transaction per chunk of ports.
             let jobs: Vec<(Kind, String)> =
                 ports.iter().map(|p| (Kind::Port, p.id.clone())).collect();
