@@ -491,13 +491,14 @@ impl OvnDriver {
         for s in &subnets {
             counts += writer.reconcile(Kind::Subnet, &s.id, dry).await?;
         }
-        if dry {
+        let writer = if dry {
             for p in &ports {
                 counts += writer.reconcile(Kind::Port, &p.id, true).await?;
             }
+            writer
         } else {
             // The switches and subnets written above brought LSPs of their own (localnet,
-            // metadata ports): index the replica again so the batches do not plan them twice.
+            // metadata ports): index the replica again so later steps do not plan them twice.
             let pass = writer::Pass::build(&base.nb, &networks, &subnets, &ports);
             let writer = Writer { pass: Some(std::sync::Arc::new(pass)), ..base.clone() };
             // Repairs go out in batches: one NB transaction per chunk of ports.
@@ -508,7 +509,8 @@ impl OvnDriver {
                     counts += result?;
                 }
             }
-        }
+            writer
+        };
         counts += writer.sync_l3(dry).await?;
         // NB rows of ours whose resource no longer exists.
         let net_ids: std::collections::HashSet<&str> =

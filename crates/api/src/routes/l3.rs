@@ -13,7 +13,7 @@ use nt_types::query::ListQuery;
 use nt_types::Error;
 use serde_json::{json, Map, Value};
 
-use super::resources::{self, Collection};
+use super::resources::{self, collection, Collection};
 use crate::auth::Auth;
 use crate::body::JsonBody;
 use crate::error::ApiError;
@@ -22,109 +22,34 @@ use crate::state::AppState;
 type Views = Result<Vec<Map<String, Value>>, Error>;
 type View = Result<Map<String, Value>, Error>;
 
-/// `/v2.0/routers`.
-#[derive(Debug)]
-pub struct Routers;
-
-impl Collection for Routers {
-    const SINGULAR: &'static str = "router";
-    const PLURAL: &'static str = "routers";
-    const ATTRS: &'static [Attr] = nt_types::router::ATTRS;
-    const SPECIAL_FILTERS: &'static [&'static str] = &[];
-    const TAGGED: Option<TaggedResource> = Some(TaggedResource::Router);
-
-    fn create<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        items: &'a [Value],
-    ) -> impl Future<Output = Views> + Send + 'a {
-        core.router_create(ctx, items)
-    }
-    fn list<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        q: &'a ListQuery,
-        sink: &'a mut ViewSink<'a>,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
-        core.router_list(ctx, q, sink)
-    }
-    fn show<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        id: &'a str,
-    ) -> impl Future<Output = View> + Send + 'a {
-        core.router_show(ctx, id)
-    }
-    fn update<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        id: &'a str,
-        body: &'a Value,
-        if_match: Option<i64>,
-    ) -> impl Future<Output = View> + Send + 'a {
-        core.router_update(ctx, id, body, if_match)
-    }
-    fn delete<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        id: &'a str,
-        if_match: Option<i64>,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
-        core.router_delete(ctx, id, if_match)
-    }
-}
-
-/// `/v2.0/floatingips`.
-#[derive(Debug)]
-pub struct FloatingIps;
-
-impl Collection for FloatingIps {
-    const SINGULAR: &'static str = "floatingip";
-    const PLURAL: &'static str = "floatingips";
-    const ATTRS: &'static [Attr] = nt_types::floatingip::ATTRS;
-    const SPECIAL_FILTERS: &'static [&'static str] = &[];
-    const TAGGED: Option<TaggedResource> = Some(TaggedResource::FloatingIp);
-
-    fn create<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        items: &'a [Value],
-    ) -> impl Future<Output = Views> + Send + 'a {
-        core.floatingip_create(ctx, items)
-    }
-    fn list<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        q: &'a ListQuery,
-        sink: &'a mut ViewSink<'a>,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
-        core.floatingip_list(ctx, q, sink)
-    }
-    fn show<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        id: &'a str,
-    ) -> impl Future<Output = View> + Send + 'a {
-        core.floatingip_show(ctx, id)
-    }
-    fn update<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        id: &'a str,
-        body: &'a Value,
-        if_match: Option<i64>,
-    ) -> impl Future<Output = View> + Send + 'a {
-        core.floatingip_update(ctx, id, body, if_match)
-    }
-    fn delete<'a>(
-        core: &'a Core,
-        ctx: &'a OpContext,
-        id: &'a str,
-        if_match: Option<i64>,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
-        core.floatingip_delete(ctx, id, if_match)
-    }
-}
+collection!(
+    Routers,
+    "router",
+    "routers",
+    "routers",
+    nt_types::router::ATTRS,
+    &[],
+    Some(TaggedResource::Router),
+    router_create,
+    router_list,
+    router_show,
+    router_update,
+    router_delete
+);
+collection!(
+    FloatingIps,
+    "floatingip",
+    "floatingips",
+    "floatingips",
+    nt_types::floatingip::ATTRS,
+    &[],
+    Some(TaggedResource::FloatingIp),
+    floatingip_create,
+    floatingip_list,
+    floatingip_show,
+    floatingip_update,
+    floatingip_delete
+);
 
 /// The routes of routers, floating IPs and floating IP pools.
 pub fn router() -> Router<AppState> {

@@ -131,6 +131,8 @@ macro_rules! collection {
         }
     };
 }
+// Other route modules (l3) declare their collections with it too.
+pub(super) use collection;
 
 collection!(
     Networks,
